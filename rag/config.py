@@ -1,0 +1,95 @@
+"""Settings: defaults < RAG_* environment variables < keyword arguments (CLI flags)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import RagError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# Short names for the encoders that ship inside registry packages (no model hub needed).
+E5_ALIAS = "e5-small"
+USE_ALIAS = "use-m3"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    corpus_dir: Path = PROJECT_ROOT / "corpus"
+    index_dir: Path = PROJECT_ROOT / "index"
+    models_dir: Path = PROJECT_ROOT / "models"
+    # Any sentence-transformers model name or path; "e5-small" is the offline provisioned one.
+    embedder: str = E5_ALIAS
+    # Second, cross-lingual encoder for English questions over Chinese text; "none" turns it off.
+    bridge_encoder: str = USE_ALIAS
+    chunk_chars: int = 350
+    chunk_overlap: int = 80
+    k: int = 5
+    use_dense: bool = True
+    use_bm25: bool = True
+    include_references: bool = False
+    reranker: str | None = None
+    answer_mode: str = "extractive"
+    max_question_chars: int = 2000
+
+    @classmethod
+    def load(cls, **overrides: Any) -> Settings:
+        """Defaults, then RAG_<FIELD> environment variables, then non-None keyword arguments."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = os.environ.get(f"RAG_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _coerce(f.name, raw, f.default)
+        for name, value in overrides.items():
+            if name not in {f.name for f in fields(cls)}:
+                raise RagError(f"Unknown setting {name!r}. Known: {', '.join(f.name for f in fields(cls))}.")
+            if value is not None:
+                values[name] = _coerce(name, value, getattr(cls(), name))
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def validate(self) -> None:
+        if not 50 <= self.chunk_chars <= 4000:
+            raise RagError(f"chunk_chars={self.chunk_chars} is out of range; use 50..4000 (default 350).")
+        if not 0 <= self.chunk_overlap < self.chunk_chars:
+            raise RagError(f"chunk_overlap={self.chunk_overlap} must be >= 0 and < chunk_chars.")
+        if not 1 <= self.k <= 100:
+            raise RagError(f"k={self.k} is out of range; use 1..100.")
+        if not (self.use_dense or self.use_bm25):
+            raise RagError("Both retrieval legs are off; drop --no-dense or --no-bm25.")
+
+    @property
+    def embedder_path(self) -> str:
+        """What to hand to SentenceTransformer: the provisioned folder for the alias."""
+        if self.embedder == E5_ALIAS:
+            return str(self.models_dir / "multilingual-e5-small")
+        return self.embedder
+
+    def chunking_signature(self) -> dict[str, int]:
+        return {"chunk_chars": self.chunk_chars, "chunk_overlap": self.chunk_overlap}
+
+
+def _coerce(name: str, value: Any, default: Any) -> Any:
+    if isinstance(value, str):
+        if isinstance(default, bool):
+            low = value.strip().lower()
+            if low in {"1", "true", "yes", "on"}:
+                return True
+            if low in {"0", "false", "no", "off"}:
+                return False
+            raise RagError(f"RAG_{name.upper()}={value!r} is not a boolean; use 1/0 or true/false.")
+        if isinstance(default, int):
+            try:
+                return int(value)
+            except ValueError:
+                raise RagError(f"{name}={value!r} is not an integer.") from None
+        if isinstance(default, Path):
+            return Path(value).expanduser()
+    return value

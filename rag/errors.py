@@ -1,0 +1,25 @@
+"""Errors a user can act on. Each message names the value and the fix."""
+
+
+class RagError(Exception):
+    """Base class: the CLI prints `error: <message>` and exits 1; the UI shows the message."""
+
+
+class IndexNotFoundError(RagError):
+    pass
+
+
+class IndexMismatchError(RagError):
+    """The index on disk was built with other settings than the ones asked for."""
+
+
+class ModelNotAvailableError(RagError):
+    pass
+
+
+class BadQuestionError(RagError):
+    pass
+
+
+class CorpusError(RagError):
+    pass

@@ -1,0 +1,193 @@
+"""The index folder, sole owner of index/.
+
+    index/manifest.json        what is here: format, encoders, chunking, file hashes, counts,
+                               and which generation folder holds the data (written last)
+    index/gen-<id>/papers.json chunks.jsonl sentences.jsonl tokens.jsonl
+                   <slot>.faiss <slot>.npy (vectors per encoder; sentences-use.npy)
+
+A build writes a new generation folder and then replaces manifest.json atomically, so a crash
+mid-build leaves the previous index loadable; old generations are removed after the switch.
+Nothing is pickled."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import IndexMismatchError, IndexNotFoundError, RagError
+from .types import Chunk, Paper
+
+if TYPE_CHECKING:
+    import numpy as np
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+# Exact inner-product search up to this many vectors (a few ms per query on 2 cores at
+# 384 dimensions); past it an HNSW graph keeps queries fast at a small cost in recall.
+EXACT_SEARCH_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class IndexData:
+    manifest: dict[str, Any]
+    papers: dict[str, Paper]
+    chunks: tuple[Chunk, ...]
+    tokens: tuple[tuple[str, ...], ...]  # BM25 tokens per chunk
+    vectors: dict[str, np.ndarray]  # slot -> (n_chunks, dim), L2-normalised
+    sentences: tuple[tuple[int, int, int], ...] = ()  # (chunk index, start, end) in the paper text
+    sentence_vectors: np.ndarray | None = None  # bridge-encoder vectors of `sentences`
+    faiss: dict[str, Any] = field(default_factory=dict)  # slot -> faiss index (loaded)
+
+
+def read_manifest(index_dir: Path) -> dict[str, Any] | None:
+    path = index_dir / MANIFEST
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RagError(f"{path} is damaged ({exc}). Rebuild with `rag index --rebuild`.") from exc
+
+
+def check_compatible(manifest: dict[str, Any], expected: dict[str, Any], index_dir: Path) -> None:
+    """Raise IndexMismatchError naming both values when the index was built otherwise."""
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"The index in {index_dir}/ has format {manifest.get('format_version')}, this version reads "
+            f"{FORMAT_VERSION}. Rebuild it with `rag index --rebuild`."
+        )
+    built = {
+        "encoders": {slot: info.get("name") for slot, info in manifest.get("encoders", {}).items()},
+        "chunking": manifest.get("chunking"),
+    }
+    for key in ("encoders", "chunking"):
+        if built[key] != expected.get(key):
+            raise IndexMismatchError(
+                f"The index in {index_dir}/ was built with {key} {json.dumps(built[key], ensure_ascii=False)}, "
+                f"but the settings ask for {json.dumps(expected.get(key), ensure_ascii=False)}. Rebuild with "
+                "`rag index --rebuild`, or set RAG_EMBEDDER / RAG_BRIDGE_ENCODER / RAG_CHUNK_CHARS back to "
+                "the values it was built with."
+            )
+
+
+def load_index(index_dir: Path, expected: dict[str, Any] | None = None, corpus_dir: Path | None = None) -> IndexData:
+    import faiss
+    import numpy as np
+
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        where = f" (reads {corpus_dir}/)" if corpus_dir else ""
+        raise IndexNotFoundError(f"No index in {index_dir}/. Build it with `rag index`{where}.")
+    if expected is not None:
+        check_compatible(manifest, expected, index_dir)
+    gen = index_dir / manifest["generation"]
+    try:
+        papers = {p["doc_id"]: _paper(p) for p in json.loads((gen / "papers.json").read_text(encoding="utf-8"))}
+        chunks = tuple(Chunk(**row) for row in _read_jsonl(gen / "chunks.jsonl"))
+        tokens = tuple(tuple(row) for row in _read_jsonl(gen / "tokens.jsonl"))
+        sentences = tuple(tuple(row) for row in _read_jsonl(gen / "sentences.jsonl"))
+        vectors = {slot: np.load(gen / f"{slot}.npy", allow_pickle=False) for slot in manifest["encoders"]}
+        indexes = {slot: faiss.read_index(str(gen / f"{slot}.faiss")) for slot in manifest["encoders"]}
+        sent_path = gen / "sentences-use.npy"
+        sentence_vectors = np.load(sent_path, allow_pickle=False) if sent_path.exists() else None
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise RagError(f"The index in {gen}/ is incomplete or damaged ({exc}). Rebuild with `rag index --rebuild`.") from exc
+    return IndexData(manifest, papers, chunks, tokens, vectors, sentences, sentence_vectors, indexes)  # type: ignore[arg-type]
+
+
+def write_index(index_dir: Path, data: IndexData) -> Path:
+    """Write a new generation and switch the manifest to it atomically. Returns the folder."""
+    import faiss
+    import numpy as np
+
+    index_dir.mkdir(parents=True, exist_ok=True)
+    name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
+    tmp = index_dir / f".tmp-{name}"
+    tmp.mkdir()
+    try:
+        papers = [p.to_dict() for p in data.papers.values()]
+        (tmp / "papers.json").write_text(json.dumps(papers, ensure_ascii=False, indent=1), encoding="utf-8")
+        _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in data.chunks))
+        _write_jsonl(tmp / "tokens.jsonl", (list(t) for t in data.tokens))
+        _write_jsonl(tmp / "sentences.jsonl", (list(s) for s in data.sentences))
+        for slot, vecs in data.vectors.items():
+            np.save(tmp / f"{slot}.npy", vecs, allow_pickle=False)
+            faiss.write_index(build_faiss(vecs), str(tmp / f"{slot}.faiss"))
+        if data.sentence_vectors is not None:
+            np.save(tmp / "sentences-use.npy", data.sentence_vectors, allow_pickle=False)
+        _fsync_dir(tmp)
+        os.replace(tmp, index_dir / name)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    manifest = dict(data.manifest, generation=name, format_version=FORMAT_VERSION)
+    _atomic_write(index_dir / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
+    _remove_old_generations(index_dir, keep=name)
+    return index_dir / name
+
+
+def build_faiss(vectors: np.ndarray) -> Any:
+    import faiss
+
+    n, dim = vectors.shape if vectors.size else (0, vectors.shape[1] if vectors.ndim == 2 else 1)
+    if n > EXACT_SEARCH_LIMIT:
+        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = 128
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if n:
+        index.add(vectors)
+    return index
+
+
+def _remove_old_generations(index_dir: Path, keep: str) -> None:
+    for path in index_dir.iterdir():
+        if path.is_dir() and path.name.startswith(("gen-", ".tmp-gen-")) and path.name != keep:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:6]}.tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_jsonl(path: Path, rows: Any) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[Any]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def _paper(row: dict[str, Any]) -> Paper:
+    row = dict(row)
+    row["languages"] = tuple(row.get("languages", ()))
+    row["authors"] = tuple(row.get("authors", ()))
+    return Paper(**row)

@@ -1,0 +1,152 @@
+"""The data passed between stages: frozen dataclasses, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """What the index knows about one source file. Nothing here is guessed."""
+
+    doc_id: str  # file stem, e.g. "000_0ea6e26401eae5d1"
+    title: str  # from the file's outline or corpus/catalog.toml; else the doc_id
+    doi: str | None
+    source: str  # file name inside the corpus folder
+    sha256: str
+    languages: tuple[str, ...] = ()
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    journal: str | None = None
+    title_known: bool = False  # False when `title` is only the file stem
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A paragraph or heading of a cleaned paper, with where it sits."""
+
+    start: int  # [start, end) in the cleaned text
+    end: int
+    kind: str  # "heading" | "abstract" | "abstract_en" | "keywords" | "body" | "references"
+    section: str | None
+    page: int | None  # printed page where the block starts, when the source shows it
+    page_end: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of raw text as read from a file (a text file is one page with no number)."""
+
+    doc_id: str
+    number: int | None  # printed/physical page number when known
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class CleanPaper:
+    """A paper after cleaning: one text with its paragraphs, headings and pages marked."""
+
+    paper: Paper
+    text: str
+    blocks: tuple[Block, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    doc_id: str
+    page: int | None  # printed page where the chunk starts, when known
+    page_end: int | None  # last printed page the chunk may lie on, when known
+    section: str | None  # nearest heading
+    start: int  # [start, end) in the cleaned text of the paper
+    end: int
+    text: str
+    lang: str  # "zh" | "en"
+    kind: str  # "body" | "abstract" | "abstract_en" | "keywords" | "references"
+
+    @property
+    def key(self) -> str:
+        """Stable across rebuilds of the same text: used by citations, eval and snapshots."""
+        return f"{self.doc_id}:{self.start}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def page_label(page: int | None, page_end: int | None) -> str | None:
+    """'137' or '137–138', or None when the source shows no page numbers."""
+    if page is None:
+        return None
+    if page_end is None or page_end == page:
+        return str(page)
+    return f"{page}–{page_end}"
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A retrieved chunk with its fused score and the score of each retrieval leg."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    legs: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    n: int
+    doc_id: str
+    title: str
+    section: str | None
+    page: str | None  # "137" or "137–138"
+    text: str  # the quoted supporting text (the chunk)
+    score: float
+    sentence: str  # the cited sentence, verbatim from `text`
+    key: str
+    doi: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "section": self.section,
+            "page": self.page,
+            "text": self.text,
+            "score": round(self.score, 4),
+            "sentence": self.sentence,
+            "key": self.key,
+            "doi": self.doi,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question: str
+    answer: str
+    abstained: bool
+    language: str
+    citations: tuple[Citation, ...]
+    passages: tuple[Citation, ...]  # top-k retrieved, rank order, n = rank
+    timings_ms: dict[str, float]
+    mode: str = "extractive"
+    standalone_question: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON contract of `rag ask --json`, the UI and the eval harness."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "abstained": self.abstained,
+            "language": self.language,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages],
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()},
+            "mode": self.mode,
+            "standalone_question": self.standalone_question,
+            "notes": list(self.notes),
+        }
