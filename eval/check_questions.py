@@ -67,7 +67,10 @@ def main():
             continue
         n += 1
         qid = q.get("id", f"<line {ln}>")
-        p = lambda msg: problems.append(f"{qid}: {msg}")
+
+        def p(msg, qid=qid):
+            problems.append(f"{qid}: {msg}")
+
         if not isinstance(q, dict):
             p("not an object")
             continue

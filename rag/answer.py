@@ -19,6 +19,7 @@ from .types import Citation, Hit
 if TYPE_CHECKING:
     import numpy as np
 
+    from .embeddings import Encoder
     from .retrieve import Query
 
 ABSTAIN = {
@@ -45,16 +46,27 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Decision:
-    """The scores the abstention rule reads, kept for tuning and for the JSON notes."""
+    """What the abstention rule read, kept for tuning and shown in the JSON notes."""
 
-    best_sentence: float
-    coverage: float
+    best_sentence: float  # sentence score of the best candidate
+    similarity: float  # best cross-lingual (USE) similarity of a retrieved sentence
     abstain: bool
+    reason: str = ""
 
 
-# Abstention thresholds, measured on eval/questions.jsonl (README, "Figures"): the best
-# sentence's cross-lingual similarity and the share of the question's key terms it covers.
-MIN_SENTENCE_SCORE = 0.42
+# Abstention rules, measured on eval/questions.jsonl (README, "Abstention"):
+# - the best retrieved sentence must be at least this similar to the question (USE cosine);
+#   out-of-domain questions (recipes, weather) score 0.06-0.15, answerable ones >= 0.20;
+MIN_SIMILARITY = {"zh": 0.25, "en": 0.17}
+# - names and years in the question that the papers never mention mean the papers cannot
+#   answer it, however well the other words match ("江苏省", "Brazil", "2021 年");
+# - a "how many / 多少" question needs a figure among the best sentences.
+_ENTITY_TAGS = {"ns", "nr", "nt", "nz", "nrt", "nrfg", "eng"}
+_YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
+_EN_NAME = re.compile(r"(?<!^)(?<![.?!] )\b([A-Z][A-Za-z]+|[A-Z]{2,})\b")
+NAME_BRIDGE_MIN_SIM = 0.65  # "Shenzhen" -> 深圳 0.81, "Brazil" -> 国 0.55 (not a translation)
+_COMMON_NAMES = {"china", "chinese", "rcep", "wto", "b2b", "b2c", "c2c", "ai", "the", "what", "which", "how", "why"}
+_HOW_MANY = re.compile(r"(多少|几个|几家|几所|几年|比例|占比|百分之|增速|how many|how much|what share|what percentage|what proportion|what was the value|growth rate)", re.I)
 
 
 class Extractive:
@@ -113,13 +125,52 @@ class Extractive:
             score -= 0.2
         return score
 
-    def decide(self, query: Query, evidence: list[Evidence]) -> Decision:
+    @cached_property
+    def _body_text(self) -> str:
+        """All non-reference text, lower-cased: where a name must occur to be answerable."""
+        return "\n".join(c.text for c in self.data.chunks if c.kind != "references").lower()
+
+    def unknown_names(self, query: Query, hits: list[Hit], bridge: Encoder | None) -> list[str]:
+        """Names in the question that occur nowhere in the papers (an English name may occur
+        in Chinese: "Shenzhen" -> 深圳), and years that no retrieved passage mentions."""
+        from .lexical import named_terms
+
+        body = self._body_text
+        if query.lang == "zh":
+            unknown = [n for n in named_terms(query.text) if n.lower() not in body]
+        else:
+            names = [n for n in _english_names(query.text) if n.lower() not in body]
+            unknown = [n for n in names if not self._bridges_into_body(n, bridge)]
+        passages = "\n".join(h.chunk.text for h in hits)
+        unknown += [y for y in _YEAR.findall(query.text) if y not in passages]
+        return unknown
+
+    def _bridges_into_body(self, name: str, bridge: Encoder | None) -> bool:
+        import numpy as np
+
+        if bridge is None or self.data.vocab_vectors is None or not len(self.data.vocab):
+            return True  # cannot tell: do not abstain on this ground
+        sims = self.data.vocab_vectors @ bridge.encode_queries([name])[0]
+        for i in np.argsort(-sims)[:3]:
+            if sims[i] >= NAME_BRIDGE_MIN_SIM and self.data.vocab[int(i)] in self._body_text:
+                return True
+        return False
+
+    def decide(
+        self, query: Query, hits: list[Hit], evidence: list[Evidence], bridge: Encoder | None = None
+    ) -> Decision:
         best = evidence[0].score if evidence else 0.0
-        coverage = 0.0
-        if evidence:
-            q = set(query.tokens or tokenize(query.text))
-            coverage = len(q & set(tokenize(evidence[0].text))) / max(1, len(q))
-        return Decision(best_sentence=best, coverage=coverage, abstain=best < MIN_SENTENCE_SCORE)
+        similarity = max((h.legs.get("sent", h.legs.get("use", 0.0)) for h in hits), default=0.0)
+        reason = ""
+        if not evidence:
+            reason = "nothing retrieved"
+        elif query.use is not None and similarity < MIN_SIMILARITY.get(query.lang, 0.25):
+            reason = f"best sentence similarity {similarity:.2f} is below {MIN_SIMILARITY.get(query.lang, 0.25)}"
+        elif unknown := self.unknown_names(query, hits, bridge):
+            reason = "the papers never mention " + ", ".join(unknown)
+        elif _HOW_MANY.search(query.text) and not _states_figure(query.text, [ev.text for ev in evidence[:6]]):
+            reason = "no sentence among the best gives the figure asked for (with its year and unit)"
+        return Decision(best_sentence=best, similarity=similarity, abstain=bool(reason), reason=reason)
 
     def select(self, query: Query, evidence: list[Evidence]) -> list[Evidence]:
         """The best sentence and those close to it; lists get more, duplicates merged."""
@@ -137,6 +188,38 @@ class Extractive:
             chosen.append(ev)
         # Keep the papers' order: by the rank of the chunk, then by position within the paper.
         return sorted(chosen, key=lambda ev: (ev.hit.rank, ev.start))
+
+
+_UNITS = {
+    "万亿元": re.compile(r"万亿元|trillion yuan", re.I),
+    "亿元": re.compile(r"(?<!万)亿元|billion yuan|hundred million yuan", re.I),
+    "%": re.compile(r"%|百分|占比|比重|比例|\bshare\b|percent|proportion", re.I),
+}
+
+
+def _states_figure(question: str, sentences: list[str]) -> bool:
+    """Some of the sentences answer a how-many question: each year the question names comes
+    with a figure in the unit it asks in (万亿元, %, ...)."""
+    years = _YEAR.findall(question) or [""]
+    units = [unit for unit, pattern in _UNITS.items() if pattern.search(question)]
+    for year in years:
+        if not any(_figure_in(s, year, units) for s in sentences):
+            return False
+    return True
+
+
+def _figure_in(sentence: str, year: str, units: list[str]) -> bool:
+    plain = re.sub(r"\[\d+\]", "", sentence)
+    if year and year not in plain:
+        return False
+    figures = [f for f in re.findall(r"\d+(?:[.,]\d+)*", plain) if not _YEAR.fullmatch(f)]
+    return bool(figures) and all((u in plain) if u != "%" else ("%" in plain or "％" in plain) for u in units)
+
+
+def _english_names(question: str) -> list[str]:
+    """Capitalised words past the first word of an English question ("Brazil", "SHEIN")."""
+    words = _EN_NAME.findall(question.strip())
+    return [w for w in words if w.lower() not in _COMMON_NAMES]
 
 
 def _near_duplicate(a: str, b: str) -> bool:

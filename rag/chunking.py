@@ -22,13 +22,18 @@ _LATIN = re.compile(r"[A-Za-z]")
 
 
 def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
-    """[start, end) spans of the sentences of `text`, shifted by `offset`, whitespace trimmed."""
+    """[start, end) spans of the sentences of `text`, shifted by `offset`, whitespace trimmed.
+    A paragraph break (a blank line, as after a heading) always ends a sentence."""
     spans: list[tuple[int, int]] = []
-    pos = 0
-    for m in _SENTENCE.finditer(text):
-        _add_span(text, pos, m.end(), offset, spans)
-        pos = m.end()
-    _add_span(text, pos, len(text), offset, spans)
+    base = 0
+    for para in re.split(r"(\n\s*\n)", text):
+        if para and not para.isspace():
+            pos = 0
+            for m in _SENTENCE.finditer(para):
+                _add_span(para, pos, m.end(), offset + base, spans)
+                pos = m.end()
+            _add_span(para, pos, len(para), offset + base, spans)
+        base += len(para)
     return spans
 
 
@@ -53,8 +58,12 @@ def chunk_paper(clean: CleanPaper, *, chunk_chars: int = 350, chunk_overlap: int
     stays whole), carrying up to `chunk_overlap` characters of trailing sentences forward."""
     marks = page_marks(clean)
     chunks: list[Chunk] = []
-    for section, kind, blocks in _sections(clean.blocks):
+    for section, kind, headings, blocks in _sections(clean.blocks):
         sentences = [s for b in blocks for s in split_sentences(clean.text[b.start : b.end], b.start)]
+        if headings and kind != "references":
+            # The first chunk of a section starts at its heading(s): "3. 现状 / 3.1. 产品同质化严重"
+            # are often the very words a question uses, and quoting them is honest.
+            sentences = [(h.start, h.end) for h in headings] + sentences
         # English carries about a third of the information per character that Chinese does.
         scale = 3 if language_of(clean.text[blocks[0].start : blocks[-1].end]) == "en" else 1
         for start, end in _pack(sentences, chunk_chars * scale, chunk_overlap * scale):
@@ -76,18 +85,31 @@ def chunk_paper(clean: CleanPaper, *, chunk_chars: int = 350, chunk_overlap: int
     return chunks
 
 
-def _sections(blocks: tuple[Block, ...]) -> Iterator[tuple[str | None, str, list[Block]]]:
-    """Runs of consecutive non-heading blocks that share a section and kind."""
+def _sections(blocks: tuple[Block, ...]) -> Iterator[tuple[str | None, str, list[Block], list[Block]]]:
+    """Runs of consecutive non-heading blocks that share a section and kind, with the
+    headings right before them that are not special ("摘要", "Abstract", "参考文献")."""
     run: list[Block] = []
+    headings: list[Block] = []
+    pending: list[Block] = []
     for block in blocks:
         if block.kind == "heading" or (run and (block.section, block.kind) != (run[0].section, run[0].kind)):
             if run:
-                yield run[0].section, run[0].kind, run
-            run = []
-        if block.kind != "heading":
-            run.append(block)
+                yield run[0].section, run[0].kind, headings, run
+                run = []
+            if block.kind == "heading":
+                pending.append(block)
+                continue
+        if not run:
+            headings = [h for h in pending if _numbered(h, block)]
+            pending = []
+        run.append(block)
     if run:
-        yield run[0].section, run[0].kind, run
+        yield run[0].section, run[0].kind, headings, run
+
+
+def _numbered(heading: Block, first: Block) -> bool:
+    """Numbered or Chinese-ordinal headings of the body; not 摘要/Abstract/Keywords/参考文献."""
+    return first.kind in ("body",)
 
 
 def _pack(sentences: list[tuple[int, int]], limit: int, overlap: int) -> Iterator[tuple[int, int]]:

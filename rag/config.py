@@ -14,6 +14,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Short names for the encoders that ship inside registry packages (no model hub needed).
 E5_ALIAS = "e5-small"
 USE_ALIAS = "use-m3"
+CLEANER_VERSION = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +74,8 @@ class Settings:
         return self.embedder
 
     def chunking_signature(self) -> dict[str, int]:
-        return {"chunk_chars": self.chunk_chars, "chunk_overlap": self.chunk_overlap}
+        # "cleaner" changes whenever cleaning or chunking code changes what chunks come out.
+        return {"chunk_chars": self.chunk_chars, "chunk_overlap": self.chunk_overlap, "cleaner": CLEANER_VERSION}
 
 
 def _coerce(name: str, value: Any, default: Any) -> Any:

@@ -16,7 +16,7 @@ from .config import Settings
 from .embeddings import bridge_encoder, dense_encoder
 from .errors import CorpusError
 from .ingest import corpus_files, file_sha256, load_catalog, read_paper
-from .lexical import tokenize
+from .lexical import han_vocabulary, tokenize
 from .types import Chunk, Paper
 
 if TYPE_CHECKING:
@@ -95,6 +95,8 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool | N
         vectors=data.vectors,
         sentences=data.sentences,
         sentence_vectors=data.sentence_vectors,
+        vocab=data.vocab,
+        vocab_vectors=data.vocab_vectors,
     )
     store.write_index(settings.index_dir, data)
     return BuildReport(
@@ -166,8 +168,9 @@ def _assemble(
         vectors[slot] = np.concatenate(parts) if parts else np.zeros((0, encoder.dim), dtype=np.float32)
         timings[f"embed_{slot}"] = time.perf_counter() - t
     sentences, sentence_vectors = _sentences(old, old_rows, chunks, bridge, progress, timings)
+    vocab, vocab_vectors = _vocabulary(old, tokens, bridge, timings)
     papers = {p.doc_id: p for p, _ in kept.values()} | {p.doc_id: p for p, _ in fresh}
-    data = store.IndexData({}, papers, chunks, tokens, vectors, sentences, sentence_vectors)
+    data = store.IndexData({}, papers, chunks, tokens, vectors, sentences, sentence_vectors, vocab, vocab_vectors)
     return data, len(new_chunks), timings
 
 
@@ -210,6 +213,28 @@ def _sentences(
         out[todo] = fresh
     timings["embed_sentences"] = time.perf_counter() - t
     return tuple(sentences), out
+
+
+def _vocabulary(
+    old: store.IndexData | None, tokens: tuple[tuple[str, ...], ...], bridge: object | None, timings: dict[str, float]
+) -> tuple[tuple[str, ...], np.ndarray | None]:
+    """Chinese index tokens with bridge vectors, so English words can find their Chinese terms."""
+    import numpy as np
+
+    if bridge is None:
+        return (), None
+    t = time.perf_counter()
+    vocab = han_vocabulary(tokens)
+    known: dict[str, np.ndarray] = {}
+    if old is not None and old.vocab_vectors is not None:
+        known = {tok: old.vocab_vectors[i] for i, tok in enumerate(old.vocab)}
+    todo = [tok for tok in vocab if tok not in known]
+    if todo:
+        fresh = bridge.encode_passages(todo)  # type: ignore[attr-defined]
+        known.update(zip(todo, fresh, strict=True))
+    vectors = np.stack([known[tok] for tok in vocab]) if vocab else np.zeros((0, 512), dtype=np.float32)
+    timings["embed_vocab"] = time.perf_counter() - t
+    return tuple(vocab), vectors.astype(np.float32)
 
 
 def embed_text(chunk: Chunk) -> str:

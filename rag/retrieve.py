@@ -13,7 +13,7 @@ from .chunking import language_of
 from .config import Settings
 from .embeddings import Encoder, bridge_encoder, dense_encoder
 from .errors import ModelNotAvailableError
-from .lexical import Lexical, tokenize
+from .lexical import Lexical, bridge_terms, english_terms, tokenize
 from .store import IndexData
 from .types import Hit
 
@@ -22,17 +22,19 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RRF_K = 60
+RRF_K = 20
 # Leg weights per question language, tuned on eval/questions.jsonl (see README, "Figures").
 # Chinese questions: e5 and BM25 agree well; the USE bridge adds a little.
 # English questions: BM25 (Chinese tokens) gets nothing; USE aligns zh<->en far better than e5.
 WEIGHTS = {
-    "zh": {"dense": 1.0, "bm25": 1.0, "use": 0.5},
-    "en": {"dense": 0.6, "bm25": 0.0, "use": 1.0},
+    "zh": {"dense": 1.0, "bm25": 1.0, "use": 0.0, "sent": 1.0},
+    "en": {"dense": 1.0, "bm25": 0.5, "use": 1.0, "sent": 0.0, "bm25x": 1.0},
 }
 # English chunks (the abstracts) match an English question's language rather than its content:
 # their fused score is scaled down so they surface only when they are really about the question.
-EN_CHUNK_FACTOR = {"zh": 1.0, "en": 0.5}
+EN_CHUNK_FACTOR = {"zh": 1.0, "en": 1.0}
+POOLED = {"en"}
+MAX_EN_CHUNKS = {"en": 2}
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,7 @@ class Query:
     dense: np.ndarray | None
     use: np.ndarray | None
     tokens: tuple[str, ...]
+    bridged: tuple[str, ...] = ()  # Chinese terms found for an English question's words
 
 
 class Retriever:
@@ -74,6 +77,34 @@ class Retriever:
 
         return np.array([c.lang == "en" for c in self.data.chunks], dtype=bool)
 
+    @cached_property
+    def _chunk_sentences(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sentence rows of every chunk, flattened with offsets (a sentence in an overlap
+        belongs to both chunks)."""
+        import numpy as np
+
+        by_doc: dict[str, list[tuple[int, int, int]]] = {}
+        for row, (ci, s, e) in enumerate(self.data.sentences):
+            by_doc.setdefault(self.data.chunks[ci].doc_id, []).append((s, e, row))
+        rows: list[int] = []
+        offsets = [0]
+        for chunk in self.data.chunks:
+            rows += [r for s, e, r in by_doc.get(chunk.doc_id, []) if s >= chunk.start and e <= chunk.end]
+            offsets.append(len(rows))
+        return np.array(rows, dtype=np.int64), np.array(offsets, dtype=np.int64)
+
+    def _best_sentence(self, sims: np.ndarray) -> np.ndarray:
+        """Per chunk, the similarity of its best-matching sentence."""
+        import numpy as np
+
+        rows, offsets = self._chunk_sentences
+        out = np.full(self.n, -1.0, dtype=np.float32)
+        gathered = sims[rows]
+        for i in range(self.n):
+            if offsets[i + 1] > offsets[i]:
+                out[i] = gathered[offsets[i] : offsets[i + 1]].max()
+        return out
+
     def warm_up(self) -> None:
         """Load models and the BM25 index now rather than on the first question."""
         self.embed("warm up", use_dense=True)
@@ -84,7 +115,13 @@ class Retriever:
         dense = self.dense.encode_queries([question])[0] if use_dense else None
         use = self.bridge.encode_queries([question])[0] if (use_dense and self.bridge is not None) else None
         tokens = tuple(tokenize(question)) if use_bm25 else ()
-        return Query(question, lang, dense, use, tokens)
+        bridged: tuple[str, ...] = ()
+        if use_bm25 and lang == "en" and self.bridge is not None and self.data.vocab_vectors is not None:
+            words = english_terms(question)
+            if words:
+                vecs = self.bridge.encode_queries(words)
+                bridged = tuple(bridge_terms(vecs, list(self.data.vocab), self.data.vocab_vectors))
+        return Query(question, lang, dense, use, tokens, bridged)
 
     def leg_scores(self, query: Query) -> dict[str, np.ndarray]:
         """Raw score of every chunk for each active leg (cosine for dense, BM25 for lexical)."""
@@ -93,8 +130,12 @@ class Retriever:
             scores["dense"] = self.data.vectors["dense"] @ query.dense
         if query.use is not None:
             scores["use"] = self.data.vectors["use"] @ query.use
+        if query.use is not None and self.data.sentence_vectors is not None and len(self.data.sentences):
+            scores["sent"] = self._best_sentence(self.data.sentence_vectors @ query.use)
         if query.tokens:
             scores["bm25"] = self.lexical.scores(list(query.tokens))
+        if query.bridged:
+            scores["bm25x"] = self.lexical.scores(list(query.bridged))
         return scores
 
     def search(
@@ -114,21 +155,9 @@ class Retriever:
         if doc_ids:
             allowed &= np.array([c.doc_id in doc_ids for c in self.data.chunks], dtype=bool)
         legs = self.leg_scores(query)
-        fused = np.zeros(self.n, dtype=np.float64)
-        weights = WEIGHTS.get(query.lang, WEIGHTS["zh"])
-        for leg, raw in legs.items():
-            weight = weights.get(leg, 0.0)
-            if weight == 0.0:
-                continue
-            masked = np.where(allowed, raw, -np.inf)
-            order = np.argsort(-masked, kind="stable")
-            ranks = np.empty(self.n, dtype=np.float64)
-            ranks[order] = np.arange(1, self.n + 1)
-            contributes = allowed & (raw > 0 if leg == "bm25" else allowed)
-            fused += np.where(contributes, weight / (RRF_K + ranks), 0.0)
-        fused = np.where(self._is_english, fused * EN_CHUNK_FACTOR.get(query.lang, 1.0), fused)
+        fused = self.fuse(query.lang, legs, allowed)
         fused = np.where(allowed, fused, -np.inf)
-        top = [int(i) for i in np.argsort(-fused, kind="stable")[:k] if np.isfinite(fused[i]) and fused[i] > 0]
+        top = self._top(fused, k, query.lang)
         hits = [
             Hit(self.data.chunks[i], float(fused[i]), r + 1, {leg: float(s[i]) for leg, s in legs.items()})
             for r, i in enumerate(top)
@@ -138,6 +167,46 @@ class Retriever:
         if timings is not None:
             timings["search"] = (time.perf_counter() - t) * 1000
         return hits
+
+
+    def fuse(self, lang: str, legs: dict[str, np.ndarray], allowed: np.ndarray) -> np.ndarray:
+        """Weighted reciprocal-rank fusion. For English questions each leg ranks the Chinese and
+        the English chunks separately, so the abstracts' language match does not push the body
+        down the dense lists; the abstracts then compete on their own merit."""
+        import numpy as np
+
+        fused = np.zeros(self.n, dtype=np.float64)
+        weights = WEIGHTS.get(lang, WEIGHTS["zh"])
+        pools = [allowed & ~self._is_english, allowed & self._is_english] if lang in POOLED else [allowed]
+        for leg, raw in legs.items():
+            weight = weights.get(leg, 0.0)
+            if weight == 0.0:
+                continue
+            for pool in pools:
+                masked = np.where(pool, raw, -np.inf)
+                order = np.argsort(-masked, kind="stable")
+                ranks = np.empty(self.n, dtype=np.float64)
+                ranks[order] = np.arange(1, self.n + 1)
+                contributes = pool & (raw > 0) if leg.startswith("bm25") else pool
+                fused += np.where(contributes, weight / (RRF_K + ranks), 0.0)
+        return np.where(self._is_english, fused * EN_CHUNK_FACTOR.get(lang, 1.0), fused)
+
+    def _top(self, fused: np.ndarray, k: int, lang: str) -> list[int]:
+        """Best k, with at most MAX_EN_CHUNKS English chunks for an English question."""
+        import numpy as np
+
+        out: list[int] = []
+        english = 0
+        cap = MAX_EN_CHUNKS.get(lang, k)
+        for i in np.argsort(-fused, kind="stable"):
+            if len(out) >= k or not np.isfinite(fused[i]) or fused[i] <= 0:
+                break
+            if self._is_english[i]:
+                if english >= cap:
+                    continue
+                english += 1
+            out.append(int(i))
+        return out
 
 
 _RERANKERS: dict[str, object] = {}

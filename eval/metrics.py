@@ -1,0 +1,226 @@
+"""Pure metric functions: per-question records in, numbers out. No I/O.
+
+A record is {"question": <a line of questions.jsonl>, "answer": <Answer.to_dict()>,
+"ranked": [<passage dicts with "text", "doc_id", "key">, up to 10, rank order]}.
+"ranked" is only needed for MRR@10 when k < 10; without it the answer's passages are used.
+Rates are None when no question qualifies for them (e.g. no multi-doc question in a group).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+Record = dict[str, Any]
+MARKER = re.compile(r"\[(\d+)\]")
+# For these lower is better: the gate reads their threshold as a maximum.
+LOWER_IS_BETTER = ("false_abstention_rate", "latency_")
+
+
+def norm(text: str) -> str:
+    """The normalisation used for every comparison: NFKC, no whitespace, lower case."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).lower()
+
+
+def evidence_rank(evidence: Sequence[str], passages: Sequence[dict[str, Any]]) -> int | None:
+    """1-based rank of the first passage containing some evidence string, or None."""
+    wanted = [norm(e) for e in evidence if norm(e)]
+    for rank, passage in enumerate(passages, 1):
+        text = norm(passage.get("text", ""))
+        if any(e in text for e in wanted):
+            return rank
+    return None
+
+
+def missing_key_groups(answer_keys: Sequence[Sequence[str]], answer_text: str) -> list[list[str]]:
+    """The answer-key groups none of whose alternatives occurs in the answer."""
+    text = norm(answer_text)
+    return [list(group) for group in answer_keys if not any(norm(alt) in text for alt in group)]
+
+
+def marker_checks(answer: dict[str, Any]) -> list[tuple[int, bool]]:
+    """Each [n] marker of the answer with whether it resolves: a citation n exists and its
+    quoted text contains its cited sentence."""
+    by_n = {c.get("n"): c for c in answer.get("citations", [])}
+    checks = []
+    for match in MARKER.finditer(answer.get("answer", "")):
+        n = int(match.group(1))
+        cite = by_n.get(n)
+        sentence = norm(cite.get("sentence", "")) if cite else ""
+        ok = bool(sentence) and sentence in norm(cite.get("text", ""))
+        checks.append((n, ok))
+    return checks
+
+
+def judge(record: Record, k: int) -> dict[str, Any]:
+    """Everything measured about one question, plus a readable list of what failed."""
+    q, a = record["question"], record["answer"]
+    passages = a.get("passages", [])[:k]
+    ranked = (record.get("ranked") or a.get("passages", []))[:10]
+    markers = marker_checks(a)
+    sentences = a.get("sentences") or []
+    out: dict[str, Any] = {
+        "abstained": bool(a.get("abstained")),
+        "markers": len(markers),
+        "markers_resolved": sum(ok for _, ok in markers),
+        "sentences": len(sentences),
+        "sentences_supported": sum(bool(s.get("supported")) for s in sentences),
+        "top_keys": [p.get("key") for p in passages],
+    }
+    out.update(_judge_answerable(q, a, passages, ranked) if q["answerable"] else {})
+    out["failures"] = _failures(q, out, markers, k)
+    return out
+
+
+def _judge_answerable(q: Record, a: Record, passages: list[Record], ranked: list[Record]) -> dict[str, Any]:
+    rank_k = evidence_rank(q["evidence"], passages)
+    rank_10 = evidence_rank(q["evidence"], ranked)
+    cites = a.get("citations", [])
+    gold = set(q["gold_docs"])
+    answered = not a.get("abstained")
+    top_docs = {p.get("doc_id") for p in passages}
+    return {
+        "hit_at_1": rank_k == 1,
+        "hit_at_k": rank_k is not None,
+        "rr": 1.0 / rank_10 if rank_10 else 0.0,
+        "evidence_rank": rank_10,
+        "gold_doc_share": len(gold & top_docs) / len(gold) if q["multi_doc"] else None,
+        "missing_keys": missing_key_groups(q["answer_keys"], a.get("answer", "")) if answered else q["answer_keys"],
+        "correct": answered and not missing_key_groups(q["answer_keys"], a.get("answer", "")),
+        "cited": answered and bool(cites),
+        "citation_precision": sum(c.get("doc_id") in gold for c in cites) / len(cites) if answered and cites else None,
+        "non_gold_cited": sorted({c.get("doc_id") for c in cites if c.get("doc_id") not in gold}) if answered else [],
+        "evidence_supported": answered and evidence_rank(q["evidence"], cites) is not None,
+    }
+
+
+def _failures(q: Record, out: dict[str, Any], markers: list[tuple[int, bool]], k: int) -> list[str]:
+    fails = [f"marker [{n}] does not resolve" for n, ok in markers if not ok]
+    if not q["answerable"]:
+        return ([] if out["abstained"] else ["answered an unanswerable question"]) + fails
+    if not out["hit_at_k"]:
+        found = f"rank {out['evidence_rank']}" if out["evidence_rank"] else "not in top 10"
+        fails.append(f"no evidence in top {k} ({found})")
+    if out["abstained"]:
+        return ["false abstention", *fails]
+    if out["missing_keys"]:
+        fails.append("answer lacks " + " & ".join("/".join(g) for g in out["missing_keys"]))
+    if not out["cited"]:
+        fails.append("no citations")
+    elif not out["evidence_supported"]:
+        fails.append("no cited quote holds the evidence")
+    if out["non_gold_cited"]:
+        fails.append("cites non-gold " + ", ".join(out["non_gold_cited"]))
+    return fails
+
+
+def compute_retrieval(records: Sequence[Record], k: int) -> dict[str, float | None]:
+    """hit@1, hit@k, MRR@10 over answerable questions; gold-doc share of top k over multi-doc ones."""
+    outs = [judge(r, k) for r in records if r["question"]["answerable"]]
+    multi = [o["gold_doc_share"] for o in outs if o["gold_doc_share"] is not None]
+    return {
+        "hit_at_1": _mean(o["hit_at_1"] for o in outs),
+        "hit_at_k": _mean(o["hit_at_k"] for o in outs),
+        "mrr_at_10": _mean(o["rr"] for o in outs),
+        "multi_doc_gold_share": _mean(multi),
+    }
+
+
+def compute_answers(records: Sequence[Record]) -> dict[str, float | None]:
+    """Answer-key accuracy and false abstention on answerable questions; abstention on unanswerable."""
+    answerable = [judge(r, 1) for r in records if r["question"]["answerable"]]
+    unanswerable = [r for r in records if not r["question"]["answerable"]]
+    return {
+        "answer_accuracy": _mean(o["correct"] for o in answerable),
+        "false_abstention_rate": _mean(o["abstained"] for o in answerable),
+        "unanswerable_abstention_rate": _mean(bool(r["answer"].get("abstained")) for r in unanswerable),
+    }
+
+
+def compute_citations(records: Sequence[Record]) -> dict[str, float | None]:
+    """Citation rates over answered answerable questions; marker and sentence checks over all answers."""
+    outs = [judge(r, 1) for r in records]
+    answered = [o for r, o in zip(records, outs, strict=True) if r["question"]["answerable"] and not o["abstained"]]
+    precisions = [o["citation_precision"] for o in answered if o["citation_precision"] is not None]
+    markers = sum(o["markers"] for o in outs)
+    sentences = sum(o["sentences"] for o in outs)
+    return {
+        "cited_rate": _mean(o["cited"] for o in answered),
+        "citation_precision": _mean(precisions),
+        "evidence_support": _mean(o["evidence_supported"] for o in answered),
+        "marker_resolution": sum(o["markers_resolved"] for o in outs) / markers if markers else None,
+        "sentence_supported": sum(o["sentences_supported"] for o in outs) / sentences if sentences else None,
+    }
+
+
+def compute_latency(records: Sequence[Record]) -> dict[str, float | None]:
+    """p50 and p95 in milliseconds of each stage found in the answers' timings_ms."""
+    stages = sorted({s for r in records for s in r["answer"].get("timings_ms", {})})
+    out: dict[str, float | None] = {}
+    for stage in stages:
+        timed = [r["answer"].get("timings_ms", {}) for r in records]
+        values = [float(t[stage]) for t in timed if stage in t]
+        out[f"latency_{stage}_p50"] = percentile(values, 50)
+        out[f"latency_{stage}_p95"] = percentile(values, 95)
+    return out
+
+
+def compute_metrics(records: Sequence[Record], k: int) -> dict[str, Any]:
+    """All metrics of one group of records."""
+    return {
+        "n": len(records),
+        "n_answerable": sum(bool(r["question"]["answerable"]) for r in records),
+        **compute_retrieval(records, k),
+        **compute_answers(records),
+        **compute_citations(records),
+        **compute_latency(records),
+    }
+
+
+def compute_breakdown(records: Sequence[Record], k: int) -> dict[str, dict[str, Any]]:
+    """Metrics overall, per language ('zh', 'en') and per tag ('tag:factual', ...)."""
+    groups: dict[str, list[Record]] = {"overall": list(records)}
+    for r in records:
+        groups.setdefault(r["question"]["lang"], []).append(r)
+    for r in records:
+        for tag in r["question"]["tags"]:
+            groups.setdefault(f"tag:{tag}", []).append(r)
+    return {name: compute_metrics(group, k) for name, group in groups.items()}
+
+
+def flatten(breakdown: dict[str, dict[str, Any]]) -> dict[str, float | None]:
+    """{'overall.hit_at_k': 0.93, 'zh.mrr_at_10': ...}: the names thresholds.json uses."""
+    return {f"{group}.{name}": value for group, metrics in breakdown.items() for name, value in metrics.items()}
+
+
+def gate_failures(flat: dict[str, float | None], thresholds: dict[str, float]) -> list[str]:
+    """Readable lines for every metric that misses its threshold (a maximum for lower-is-better ones)."""
+    fails = []
+    for name, limit in sorted(thresholds.items()):
+        value = flat.get(name, "unknown")
+        lower = any(part in name.split(".")[-1] for part in LOWER_IS_BETTER)
+        if value == "unknown":
+            fails.append(f"{name}: no such metric (known e.g. overall.hit_at_k, zh.answer_accuracy)")
+        elif value is None:
+            fails.append(f"{name}: not measured (no question qualifies), threshold {limit}")
+        elif (value > limit) if lower else (value < limit):
+            fails.append(f"{name} = {value:.3f} {'above max' if lower else 'below min'} {limit}")
+    return fails
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """Linear-interpolated percentile; None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * pct / 100
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def _mean(values: Iterable[float | bool]) -> float | None:
+    items = [float(v) for v in values]
+    return sum(items) / len(items) if items else None

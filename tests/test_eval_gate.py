@@ -1,0 +1,89 @@
+"""The real harness on the real question set with the default pipeline meets eval/thresholds.json;
+unusable question files are refused with the line and field named."""
+
+from __future__ import annotations
+
+import ast
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import rag
+from eval import harness
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def eval_settings(tmp_path_factory: pytest.TempPathFactory) -> rag.Settings:
+    """The default settings; the index is built into a temporary folder when the project's own
+    index is missing or was built with other settings."""
+    settings = rag.Settings.load()
+    try:
+        rag.load(settings)
+    except (rag.IndexNotFoundError, rag.IndexMismatchError):
+        settings = settings.with_(index_dir=tmp_path_factory.mktemp("index"))
+        rag.build_index(settings, progress=False)
+    return settings
+
+
+@pytest.fixture(scope="session")
+def run_dir(eval_settings: rag.Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("eval-run")
+    harness.run_eval(harness.DEFAULT_QUESTIONS, k=5, out_dir=out, settings=eval_settings)
+    return out
+
+
+@pytest.fixture(scope="session")
+def report(run_dir: Path) -> dict[str, Any]:
+    return json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+
+
+@pytest.mark.slow
+def test_the_default_pipeline_passes_the_gate(report: dict[str, Any]) -> None:
+    thresholds = harness.load_thresholds(harness.DEFAULT_THRESHOLDS)
+    failures = harness.gate(report, thresholds)
+    assert not failures, "metrics under eval/thresholds.json:\n" + "\n".join(failures)
+
+
+@pytest.mark.slow
+def test_the_summary_lists_every_failed_question(report: dict[str, Any], run_dir: Path) -> None:
+    rows = report["systems"]["rag"]["questions"]
+    assert len(rows) == report["meta"]["n_questions"] >= 80
+    assert all(row["passed"] == (not row["failures"]) for row in rows)
+    summary = (run_dir / "summary.md").read_text(encoding="utf-8")
+    assert "| hit@k |" in summary
+    assert all(f"| {row['id']} |" in summary for row in rows if not row["passed"])
+
+
+def test_a_broken_question_file_is_refused_with_line_and_field(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    good = json.loads((ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    bad = tmp_path / "bad.jsonl"
+    lines = [
+        json.dumps(good, ensure_ascii=False),
+        "{not json",
+        json.dumps({**good, "id": "zh-900", "answerable": "yes"}),
+        json.dumps({k: v for k, v in good.items() if k != "evidence"} | {"id": "zh-901"}),
+        json.dumps(good, ensure_ascii=False),
+    ]
+    bad.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    code = harness.main(["--questions", str(bad), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "line 2: not valid JSON" in err
+    assert "line 3: field 'answerable' should be bool, got str" in err
+    assert "line 4: missing field 'evidence'" in err
+    assert "line 5: field 'id': 'zh-001' already used on line 1" in err
+    assert not (tmp_path / "run").exists()  # refused before any model or index was loaded
+
+
+def test_the_harness_imports_only_the_front_door_of_rag() -> None:
+    for path in (ROOT / "eval").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("rag."):
+                pytest.fail(f"{path.name} imports {node.module}; use `import rag` / `from rag import ...`")
+            if isinstance(node, ast.Import) and any(a.name.startswith("rag.") for a in node.names):
+                pytest.fail(f"{path.name} imports a rag submodule; use `import rag`")

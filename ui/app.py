@@ -1,0 +1,328 @@
+"""The chat UI: build_demo(assistant_or_factory) -> gr.Blocks, and serve(settings, host, port).
+
+Importing this module loads nothing heavy: Gradio is imported inside the functions that build the
+page, and the model only when `serve` (or the caller) loads the assistant. The UI uses only the
+front door, `rag`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import render
+
+if TYPE_CHECKING:
+    import gradio as gr
+
+    import rag
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["AssistantRef", "build_demo", "launch", "launch_options", "serve"]
+
+EXAMPLES = [
+    "中国已成为多少个国家和地区的主要贸易伙伴？",
+    "跨境电商物流面临哪些问题？",
+    "Of how many countries and regions is China the main trading partner?",
+]
+WORKING = '<div class="rag-working">正在检索… Searching the papers…</div>'
+UNEXPECTED = "处理这个问题时发生了意外错误，已记录在服务器日志中；请换个问法再试。 An unexpected error occurred (logged on the server); please try again."
+
+
+class AssistantRef:
+    """The assistant in use, swapped atomically after a re-index: a question already running keeps
+    the assistant it started with, the next one gets the new index."""
+
+    def __init__(self, assistant: rag.Assistant, factory: Callable[[], rag.Assistant] | None = None) -> None:
+        self._assistant = assistant
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._build_lock = threading.Lock()  # one re-index at a time
+
+    def get(self) -> rag.Assistant:
+        with self._lock:
+            return self._assistant
+
+    def reindex(self, *, rebuild: bool = False) -> str:
+        """Bring the index up to date with the corpus, load it, warm it up, then swap it in."""
+        import rag
+
+        if not self._build_lock.acquire(blocking=False):
+            raise rag.RagError("A re-index is already running; wait for it to finish.")
+        try:
+            settings = self.get().settings
+            report = rag.build_index(settings, rebuild=rebuild)
+            fresh = self._factory() if self._factory else rag.load(settings)
+            if hasattr(fresh, "warm_up"):
+                fresh.warm_up()
+            with self._lock:
+                self._assistant = fresh
+            skipped = "".join(f"\n- skipped: {s}" for s in report.skipped)
+            return f"✅ 索引已更新并加载 Index updated and loaded: {report.summary()}{skipped}"
+        finally:
+            self._build_lock.release()
+
+
+def _resolve(assistant_or_factory: Any) -> AssistantRef:
+    if hasattr(assistant_or_factory, "ask"):
+        return AssistantRef(assistant_or_factory)
+    if callable(assistant_or_factory):
+        return AssistantRef(assistant_or_factory(), assistant_or_factory)
+    raise TypeError(f"build_demo needs an Assistant or a function returning one, got {type(assistant_or_factory)!r}")
+
+
+def _user_message(exc: BaseException) -> str:
+    """The sentence a user sees: a RagError's own message; anything else is logged, not shown."""
+    import rag
+
+    if isinstance(exc, rag.RagError):
+        return str(exc)
+    logger.exception("unexpected error while answering", exc_info=exc)
+    return UNEXPECTED
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def settings_dict(settings: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(settings):
+        return {f.name: _plain(getattr(settings, f.name)) for f in dataclasses.fields(settings)}
+    return {}
+
+
+def exchange_record(turn: dict[str, Any], history: Sequence[str], settings: Any) -> dict[str, Any]:
+    """Everything needed to reproduce or audit one answer: question, request, settings, and the
+    answer with its passages, scores and citations."""
+    return {
+        "exported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "question": turn["question"],
+        "history": list(history),
+        "request": turn["request"],
+        "settings": settings_dict(settings),
+        "answer": turn["answer"],
+    }
+
+
+def writing_text(answer: rag.Answer, papers: Sequence[rag.Paper]) -> str:
+    """Markdown with footnotes, then the cited papers in GB/T 7714-2015 and BibTeX."""
+    import rag
+
+    by_id = {p.doc_id: p for p in papers}
+    if answer.abstained:
+        return f"{answer.answer}\n\n（没有出处可引用 Nothing to cite.）"
+    cited = [by_id[c.doc_id] for c in answer.citations if c.doc_id in by_id]
+    return (
+        f"{rag.markdown_for_writing(answer, by_id)}\n\n"
+        f"参考文献 References (GB/T 7714-2015)\n\n{rag.reference_list(cited, style='gbt7714')}\n\n"
+        f"BibTeX\n\n{rag.reference_list(cited, style='bibtex')}\n"
+    )
+
+
+class _Handlers:
+    """The event functions of one page; every failure becomes a readable message."""
+
+    def __init__(self, ref: AssistantRef) -> None:
+        self.ref = ref
+        self.export_dir = Path(tempfile.mkdtemp(prefix="rag-ui-"))
+
+    def ask_json(
+        self, question: str, k: int | None = None, doc_ids: list[str] | None = None, history: list[str] | None = None
+    ) -> dict:
+        """Answer one question; returns `Answer.to_dict()` (the JSON contract of `rag ask --json`)."""
+        import gradio as gr
+
+        try:
+            answer = self.ref.get().ask(question, k=int(k) if k else None, doc_ids=doc_ids or None, history=history)
+        except Exception as exc:  # noqa: BLE001 - shown as a message, never a traceback
+            raise gr.Error(_user_message(exc)) from None
+        return answer.to_dict()
+
+    def respond(self, question: str, chat: list, turns: list, k: float, mode: str, doc_ids: list[str]):  # noqa: ANN201
+        """Chat submit: show the question at once, then the answer and its sources."""
+        import gradio as gr
+
+        question = (question or "").strip()
+        if not question:
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        chat = [*chat, {"role": "user", "content": question}, {"role": "assistant", "content": WORKING}]
+        yield "", chat, turns, gr.skip(), gr.skip()
+        history = [t["answer"]["standalone_question"] for t in turns if t.get("answer")]
+        mid = uuid.uuid4().hex[:8]
+        request = {"k": int(k), "mode": mode, "doc_ids": list(doc_ids or []), "history": history}
+        assistant = self.ref.get()
+        try:
+            answer = assistant.ask(question, k=int(k), doc_ids=doc_ids or None, history=history)
+        except Exception as exc:  # noqa: BLE001 - the app keeps working after any error
+            chat[-1] = {"role": "assistant", "content": render.error_message(_user_message(exc))}
+            turns = [*turns, {"mid": mid, "question": question, "request": request, "error": str(exc)}]
+            yield "", chat, turns, render.sources_panel(turns), gr.skip()
+            return
+        turn = {"mid": mid, "question": question, "request": request, "answer": answer.to_dict(), "obj": answer}
+        turns = [*turns, turn]
+        chat[-1] = {"role": "assistant", "content": render.chat_message(turn["answer"], mid)}
+        path = self.export_dir / f"rag-exchange-{mid}.json"
+        record = exchange_record(turn, history, assistant.settings)
+        path.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
+        yield "", chat, turns, render.sources_panel(turns), gr.DownloadButton(value=str(path), visible=True)
+
+    def for_writing(self, turns: list) -> str:
+        answered = [t for t in turns if t.get("obj") is not None]
+        if not answered:
+            return "先提一个问题。 Ask a question first."
+        try:
+            return writing_text(answered[-1]["obj"], self.ref.get().papers)
+        except Exception as exc:  # noqa: BLE001
+            return f"出错了 Error: {_user_message(exc)}"
+
+    def library(self) -> list[list[object]]:
+        assistant = self.ref.get()
+        return render.library_rows(assistant.papers, assistant.chunk_counts())
+
+    def reindex(self, rebuild: bool):  # noqa: ANN201
+        import gradio as gr
+
+        yield "⏳ 正在重建索引… Re-indexing (reading, chunking, embedding)…", gr.skip(), gr.skip()
+        try:
+            status = self.ref.reindex(rebuild=bool(rebuild))
+        except Exception as exc:  # noqa: BLE001
+            yield f"⚠️ 重建失败 Re-index failed: {_user_message(exc)}", gr.skip(), gr.skip()
+            return
+        papers = self.ref.get().papers
+        yield status, self.library(), gr.CheckboxGroup(choices=render.paper_choices(papers), value=[])
+
+
+def build_demo(assistant_or_factory: Any) -> gr.Blocks:
+    """The page, for an Assistant or a zero-argument function returning one (called now, and
+    again after each re-index). Launch it with `launch(demo, ...)`, which adds the theme, CSS and
+    the script that makes [n] markers scroll to their sources."""
+    import gradio as gr
+
+    ref = _resolve(assistant_or_factory)
+    h = _Handlers(ref)
+    assistant = ref.get()
+    k_default = min(max(int(getattr(assistant.settings, "k", 5)), 1), 10)
+    with gr.Blocks(title="论文问答 Paper QA", analytics_enabled=False) as demo:
+        gr.Markdown("## 论文问答 · Paper QA\n基于五篇中文论文回答问题，每句答案都标注出处。 Ask in Chinese or English; every sentence cites its source.")
+        turns = gr.State([])
+        with gr.Tab("对话 Chat"):
+            with gr.Row(equal_height=False):
+                with gr.Column(scale=3, min_width=420):
+                    chat = gr.Chatbot(label="对话 Chat", elem_id="rag-chat", height=520, buttons=[],
+                                      feedback_options=None, placeholder="提出一个关于论文的问题。 Ask about the papers.")
+                    with gr.Row():
+                        box = gr.Textbox(show_label=False, placeholder="输入问题，按回车发送 Type a question, Enter to send",
+                                         elem_id="rag-question", scale=5, autofocus=True)
+                        send = gr.Button("发送 Send", variant="primary", elem_id="rag-send", scale=1, min_width=90)
+                    gr.Examples(EXAMPLES, inputs=[box], label="示例 Examples")
+                with gr.Column(scale=2, min_width=340):
+                    gr.Markdown("#### 出处 Sources")
+                    sources = gr.HTML(render.sources_panel([]), elem_id="rag-sources", max_height=640, js_on_load=None)
+            with gr.Accordion("设置 Settings", open=False, elem_id="rag-settings"):
+                k = gr.Slider(1, 10, value=k_default, step=1, label="检索段落数 Passages (k)")
+                mode = gr.Dropdown(["extractive"], value="extractive", label="回答方式 Answer mode", interactive=True)
+                papers = gr.CheckboxGroup(render.paper_choices(assistant.papers), value=[],
+                                          label="只在所选论文中检索 Restrict to papers (none = all)", elem_id="rag-papers")
+            with gr.Row():
+                copy_btn = gr.Button("复制用于写作 Copy for writing", elem_id="rag-copy-writing")
+                download = gr.DownloadButton("下载 JSON Download exchange", visible=False, elem_id="rag-download")
+                clear = gr.Button("新对话 New conversation", elem_id="rag-clear")
+            writing = gr.Textbox(label="用于写作（Markdown + GB/T 7714 + BibTeX） For writing", lines=10, max_lines=30,
+                                 buttons=["copy"], interactive=False, elem_id="rag-writing")
+        with gr.Tab("文献库 Library"):
+            table = gr.Dataframe(h.library(), headers=["题名 Title", "DOI", "段落 Chunks", "语言 Languages", "doc_id"],
+                                 interactive=False, wrap=True, elem_id="rag-library")
+            with gr.Row():
+                rebuild = gr.Checkbox(label="全部重新嵌入 Re-embed everything", value=False)
+                reindex_btn = gr.Button("重建索引 Re-index", elem_id="rag-reindex")
+            status = gr.Markdown("", elem_id="rag-reindex-status")
+
+        outputs = [box, chat, turns, sources, download]
+        inputs = [box, chat, turns, k, mode, papers]
+        box.submit(h.respond, inputs, outputs, api_visibility="private")
+        send.click(h.respond, inputs, outputs, api_visibility="private")
+        copy_btn.click(h.for_writing, [turns], [writing], api_visibility="private")
+        clear.click(lambda: ([], [], render.sources_panel([]), "", gr.DownloadButton(visible=False)),
+                    None, [chat, turns, sources, writing, download], api_visibility="private")
+        reindex_btn.click(h.reindex, [rebuild], [status, table, papers], concurrency_limit=1,
+                          concurrency_id="reindex", api_visibility="private")
+        gr.api(h.ask_json, api_name="ask")
+    demo.queue(default_concurrency_limit=2)
+    return demo
+
+
+CITE_SCRIPT = """
+<script>
+(function () {
+  if (window.__ragCiteLinks) return;
+  window.__ragCiteLinks = true;
+  // [n] in an answer -> its card in the sources panel: open, scroll into view, highlight.
+  document.addEventListener("click", function (ev) {
+    var a = ev.target && ev.target.closest ? ev.target.closest('a[href^="#src-"]') : null;
+    if (!a) return;
+    ev.preventDefault();
+    ev.stopPropagation();
+    var card = document.getElementById(a.getAttribute("href").slice(1));
+    if (!card) return;
+    var more = card.closest("details");
+    if (more) more.open = true;
+    document.querySelectorAll(".rag-src.rag-active").forEach(function (el) { el.classList.remove("rag-active"); });
+    card.classList.add("rag-active");
+    card.scrollIntoView({ behavior: "smooth", block: "center" });
+  }, true);
+})();
+</script>
+"""
+
+
+def launch_options() -> dict[str, Any]:
+    """Theme, CSS and script for `Blocks.launch` (Gradio 6 takes them there, not in Blocks)."""
+    import gradio as gr
+
+    theme = gr.themes.Default(
+        primary_hue="teal",
+        font=(gr.themes.LocalFont("Source Sans Pro"), "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei",
+              "ui-sans-serif", "system-ui", "sans-serif"),
+        font_mono=(gr.themes.LocalFont("IBM Plex Mono"), "Noto Sans Mono CJK SC", "ui-monospace", "monospace"),
+    )
+    return {"theme": theme, "css": Path(__file__).with_name("style.css").read_text(encoding="utf-8"),
+            "head": CITE_SCRIPT}
+
+
+def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860, **kwargs: Any) -> Any:
+    """`demo.launch` with the page's theme, CSS and script; extra keyword arguments pass through."""
+    options = {"server_name": host, "server_port": port, "show_error": False, "footer_links": ["api"],
+               **launch_options(), **kwargs}
+    return demo.launch(**options)
+
+
+def serve(settings: rag.Settings | None = None, host: str = "127.0.0.1", port: int = 7860) -> int:
+    """Build the index if there is none, load and warm up the assistant, and serve the page
+    until interrupted. Returns the exit code."""
+    import rag
+
+    settings = settings or rag.Settings.load()
+    try:
+        assistant = rag.load(settings)
+    except rag.IndexNotFoundError:
+        logger.warning("no index in %s; building it from %s", settings.index_dir, settings.corpus_dir)
+        logger.warning("%s", rag.build_index(settings).summary())
+        assistant = rag.load(settings)
+    assistant.warm_up()
+    demo = build_demo(assistant)  # a re-index reloads with assistant.settings
+    launch(demo, host=host, port=port)
+    return 0

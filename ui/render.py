@@ -1,0 +1,173 @@
+"""HTML and text for the chat UI, from `Answer.to_dict()` dictionaries: pure functions, no Gradio,
+no model, so they are tested without a browser.
+
+Ids tie the two halves of the page together: the marker `[n]` of answer `mid` in the chat is a link
+to `#src-<mid>-<n>`, the id of that citation's card in the sources panel.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+MARKER = re.compile(r"\[(\d{1,3})\]")
+# Whitespace and the papers' own reference markers ("[7]", "[3, 4]") that the answer drops from a
+# quoted sentence but the chunk text still has.
+_GAP = r"(?:\s|\[\d+(?:\s*[,，\-–]\s*\d+)*\])*"
+
+ABSTAIN_NOTE = "以下是最接近的段落，仅供参考，不是答案的出处。 Closest passages, for reference only — not sources."
+
+
+def source_id(mid: str, n: int) -> str:
+    return f"src-{mid}-{n}"
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _multiline(text: str) -> str:
+    """Escaped text with line breaks as <br>, so a chat message stays one raw HTML block that the
+    Markdown renderer leaves alone (a blank line would end the block)."""
+    return re.sub(r"[ \t]*\n\s*", "<br>", _esc(text))
+
+
+def link_markers(answer_text: str, mid: str, known: Iterable[int]) -> str:
+    """Escaped answer text whose [n] markers are links to their source cards. A marker with no
+    citation of that number stays plain text rather than a dead link."""
+    numbers = set(known)
+    out: list[str] = []
+    last = 0
+    for m in MARKER.finditer(answer_text):
+        out.append(_multiline(answer_text[last : m.start()]))
+        n = int(m.group(1))
+        if n in numbers:
+            out.append(f'<a class="rag-cite" href="#{source_id(mid, n)}" title="来源 source {n}">[{n}]</a>')
+        else:
+            out.append(_esc(m.group(0)))
+        last = m.end()
+    out.append(_multiline(answer_text[last:]))
+    return "".join(out)
+
+
+def sentence_span(text: str, sentence: str) -> tuple[int, int] | None:
+    """Where `sentence` lies in `text`: verbatim, or else ignoring whitespace and the papers' own
+    reference markers (which the answer strips from quoted sentences)."""
+    sentence = sentence.strip()
+    if not sentence:
+        return None
+    start = text.find(sentence)
+    if start >= 0:
+        return start, start + len(sentence)
+    chars = [c for c in re.sub(r"\[\d+(?:\s*[,，\-–]\s*\d+)*\]", "", sentence) if not c.isspace()]
+    if not chars:
+        return None
+    m = re.search(_GAP.join(re.escape(c) for c in chars), text)
+    return (m.start(), m.end()) if m else None
+
+
+def highlighted_quote(text: str, sentence: str) -> str:
+    """The escaped passage with the cited sentence in <mark>."""
+    span = sentence_span(text, sentence)
+    if span is None:
+        return _multiline(text)
+    a, b = span
+    return f"{_multiline(text[:a])}<mark>{_multiline(text[a:b])}</mark>{_multiline(text[b:])}"
+
+
+def chat_message(answer: Mapping[str, Any], mid: str) -> str:
+    """The assistant's chat bubble: answer text with linked markers, and the question searched."""
+    numbers = [c["n"] for c in answer.get("citations", [])]
+    if answer.get("abstained"):
+        body = (
+            f'<div class="rag-abstain">{_esc(answer["answer"])}</div>'
+            '<div class="rag-hint">右侧列出的是相关段落，不是出处。 Related passages are listed on the right.</div>'
+        )
+    else:
+        body = f'<div class="rag-answer">{link_markers(answer["answer"], mid, numbers)}</div>'
+    searched = answer.get("standalone_question") or answer.get("question") or ""
+    return (
+        f'<div class="rag-msg" id="msg-{_esc(mid)}">{body}'
+        f'<div class="rag-standalone">检索问题 searched: {_esc(searched)}</div></div>'
+    )
+
+
+def error_message(message: str) -> str:
+    return f'<div class="rag-error">⚠️ 出错了 Error: {_esc(message)}</div>'
+
+
+def display_title(title: str, doc_id: str) -> str:
+    """Titles the index does not know are the file stem; say so instead of passing it off as a title."""
+    if not title or title == doc_id:
+        return f"题名未知 untitled · {doc_id}"
+    return title
+
+
+def _card(item: Mapping[str, Any], card_id: str, label: str, *, highlight: bool) -> str:
+    where = [x for x in (item.get("section"), f"p. {item['page']}" if item.get("page") else None) if x]
+    meta = " · ".join([*where, f"score {float(item.get('score', 0.0)):.3f}"])
+    doi = f' · DOI <span class="rag-doi">{_esc(item["doi"])}</span>' if item.get("doi") else ""
+    quote = highlighted_quote(item["text"], item.get("sentence", "")) if highlight else _multiline(item["text"])
+    return (
+        f'<article class="rag-src" id="{_esc(card_id)}">'
+        f'<div class="rag-src-head"><span class="rag-n">{_esc(label)}</span> '
+        f'<span class="rag-title">{_esc(display_title(item.get("title", ""), item.get("doc_id", "")))}</span></div>'
+        f'<div class="rag-meta">{_esc(meta)}{doi}</div>'
+        f'<blockquote class="rag-quote">{quote}</blockquote></article>'
+    )
+
+
+def turn_panel(answer: Mapping[str, Any], mid: str, number: int) -> str:
+    """The sources of one answer, or its related passages when it abstained."""
+    head = f'<h4 class="rag-turn-q">Q{number} · {_esc(answer.get("question", ""))}</h4>'
+    if answer.get("abstained"):
+        cards = "".join(
+            _card(p, f"rel-{mid}-{p['n']}", f"#{p['n']}", highlight=False) for p in answer.get("passages", [])
+        )
+        body = (
+            f'<div class="rag-kind rag-kind-related">相关段落 Related passages (not sources)</div>'
+            f'<p class="rag-hint">{_esc(ABSTAIN_NOTE)}</p>{cards or "<p>（无 none）</p>"}'
+        )
+    else:
+        cited = {c["key"] for c in answer.get("citations", [])}
+        cards = "".join(_card(c, source_id(mid, c["n"]), f"[{c['n']}]", highlight=True) for c in answer["citations"])
+        others = [p for p in answer.get("passages", []) if p["key"] not in cited]
+        more = ""
+        if others:
+            inner = "".join(_card(p, f"psg-{mid}-{p['n']}", f"#{p['n']}", highlight=False) for p in others)
+            more = (
+                f'<details class="rag-more"><summary>其他检索到的段落 Other retrieved passages ({len(others)})'
+                f"</summary>{inner}</details>"
+            )
+        body = f'<div class="rag-kind">来源 Sources</div>{cards}{more}'
+    return f'<section class="rag-turn" id="turn-{_esc(mid)}">{head}{body}</section>'
+
+
+def sources_panel(turns: Sequence[Mapping[str, Any]]) -> str:
+    """All answered turns, newest first, so a marker in an older message still finds its card."""
+    answered = [(i, t) for i, t in enumerate(turns, 1) if t.get("answer")]
+    if not answered:
+        return '<div class="rag-empty">答案的出处会显示在这里。 Sources of each answer appear here.</div>'
+    return "".join(turn_panel(t["answer"], t["mid"], i) for i, t in reversed(answered))
+
+
+def library_rows(papers: Iterable[Any], counts: Mapping[str, int]) -> list[list[object]]:
+    rows = []
+    for p in papers:
+        rows.append(
+            [
+                display_title(p.title, p.doc_id),
+                p.doi or "—",
+                counts.get(p.doc_id, 0),
+                ", ".join(p.languages) or "—",
+                p.doc_id,
+            ]
+        )
+    return rows
+
+
+def paper_choices(papers: Iterable[Any]) -> list[tuple[str, str]]:
+    """(label, doc_id) pairs for the "restrict to papers" checkboxes."""
+    return [(display_title(p.title, p.doc_id), p.doc_id) for p in papers]
