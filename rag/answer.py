@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from .chunking import language_of
 from .cite import citation_from_hit, strip_source_refs
 from .lexical import tokenize
 from .store import IndexData
@@ -26,11 +27,15 @@ ABSTAIN = {
     "zh": "所检索的论文中没有找到这个问题的答案。",
     "en": "The indexed papers do not answer this question.",
 }
-EN_LEAD = "From the papers (quoted in the original Chinese):"
+EN_LEAD = "From the papers (quoted in their original language):"
 
 _LIST_Q = re.compile(r"(哪些|哪几|几个方面|几点|有什么|包括|举措|措施|对策|建议|列举|what are|which|list|name the|measures|ways)", re.I)
 _QUANT_Q = re.compile(r"(多少|几|比例|占比|规模|增长|增速|百分|how (many|much|large|big)|what (share|percentage|proportion)|rate|growth|volume|size)", re.I)
 _DIGIT = re.compile(r"\d")
+_TOP_HEADING = re.compile(r"^\d{1,2}\.\s*\S{1,40}$")
+_ANY_HEADING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.|[(（][一二三四五六七八九十]{1,3}[)）])\s*\S[^。！？]{0,40}$")
+_META = re.compile(r"^(本文|本研究|本文通过|this paper|this study|the paper)", re.I)
+_ABOUT_PAPER = re.compile(r"(本文|论文|文章|该文|研究目的|摘要|\bpaper\b|\babstract\b|\bstudy\b|\baim|\bargue)", re.I)
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,8 @@ class Extractive:
         seen: set[tuple[str, int]] = set()
         out: list[Evidence] = []
         top = hits[0].score if hits else 1.0
-        q_terms = {t: self._idf.get(t, 1.0) for t in query.tokens or tokenize(query.text)}
+        terms = list(query.tokens or tokenize(query.text)) + list(query.bridged)
+        q_terms = {t: self._idf.get(t, 1.0) for t in terms}
         q_weight = sum(q_terms.values()) or 1.0
         for hit in hits:
             chunk = hit.chunk
@@ -123,6 +129,18 @@ class Extractive:
             score += 0.05
         if len(text) < 12:  # fragments ("二是。") say little on their own
             score -= 0.2
+        if _TOP_HEADING.match(text):  # "4. 存在的问题" restates a question; it does not answer it
+            score -= 0.5
+        elif _ANY_HEADING.match(text) and not _LIST_Q.search(query.text):
+            score -= 0.3  # a sub-heading names a topic; only a list question wants it as an item
+        if query.lang == "en" and language_of(text) == "en" and not _ABOUT_PAPER.search(query.text):
+            score -= 0.15  # the abstract's English matches an English question's language, not its content
+        if _META.match(text) and not _ABOUT_PAPER.search(query.text):
+            score -= 0.1  # "本文通过…" describes the paper, rarely the fact asked for
+        asked_years = set(_YEAR.findall(query.text))
+        years = set(_YEAR.findall(text))
+        if asked_years and years and not asked_years & years:  # a figure for another year
+            score -= 0.3
         return score
 
     @cached_property

@@ -174,7 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if argv[:1] == ["eval"]:
-        args, rest = parser.parse_known_args(argv[:1]), argv[1:]
+        args, rest = parser.parse_known_args(argv[:1])[0], argv[1:]
     else:
         args, rest = parser.parse_args(argv), []
     level = logging.WARNING - 10 * min(args.verbose, 2)

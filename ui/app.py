@@ -16,6 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from . import render
@@ -35,7 +36,10 @@ EXAMPLES = [
     "Of how many countries and regions is China the main trading partner?",
 ]
 WORKING = '<div class="rag-working">正在检索… Searching the papers…</div>'
-UNEXPECTED = "处理这个问题时发生了意外错误，已记录在服务器日志中；请换个问法再试。 An unexpected error occurred (logged on the server); please try again."
+UNEXPECTED = (
+    "处理这个问题时发生了意外错误，已记录在服务器日志中；请换个问法再试。 "
+    "An unexpected error occurred (logged on the server); please try again."
+)
 
 
 class AssistantRef:
@@ -67,7 +71,7 @@ class AssistantRef:
             with self._lock:
                 self._assistant = fresh
             skipped = "".join(f"\n- skipped: {s}" for s in report.skipped)
-            return f"✅ 索引已更新并加载 Index updated and loaded: {report.summary()}{skipped}"
+            return f"索引已更新并加载 Index updated and loaded: {report.summary()}{skipped}"
         finally:
             self._build_lock.release()
 
@@ -196,14 +200,20 @@ class _Handlers:
     def reindex(self, rebuild: bool):  # noqa: ANN201
         import gradio as gr
 
-        yield "⏳ 正在重建索引… Re-indexing (reading, chunking, embedding)…", gr.skip(), gr.skip()
+        yield "正在重建索引… Re-indexing (reading, chunking, embedding)…", gr.skip(), gr.skip()
         try:
             status = self.ref.reindex(rebuild=bool(rebuild))
         except Exception as exc:  # noqa: BLE001
-            yield f"⚠️ 重建失败 Re-index failed: {_user_message(exc)}", gr.skip(), gr.skip()
+            yield f"重建失败 Re-index failed: {_user_message(exc)}", gr.skip(), gr.skip()
             return
         papers = self.ref.get().papers
         yield status, self.library(), gr.CheckboxGroup(choices=render.paper_choices(papers), value=[])
+
+
+INTRO = (
+    "## 论文问答 · Paper QA\n"
+    "基于五篇中文论文回答问题，每句答案都标注出处。 Ask in Chinese or English; every sentence cites its source."
+)
 
 
 def build_demo(assistant_or_factory: Any) -> gr.Blocks:
@@ -214,55 +224,105 @@ def build_demo(assistant_or_factory: Any) -> gr.Blocks:
 
     ref = _resolve(assistant_or_factory)
     h = _Handlers(ref)
-    assistant = ref.get()
-    k_default = min(max(int(getattr(assistant.settings, "k", 5)), 1), 10)
     with gr.Blocks(title="论文问答 Paper QA", analytics_enabled=False) as demo:
-        gr.Markdown("## 论文问答 · Paper QA\n基于五篇中文论文回答问题，每句答案都标注出处。 Ask in Chinese or English; every sentence cites its source.")
+        gr.Markdown(INTRO)
         turns = gr.State([])
         with gr.Tab("对话 Chat"):
-            with gr.Row(equal_height=False):
-                with gr.Column(scale=3, min_width=420):
-                    chat = gr.Chatbot(label="对话 Chat", elem_id="rag-chat", height=520, buttons=[],
-                                      feedback_options=None, placeholder="提出一个关于论文的问题。 Ask about the papers.")
-                    with gr.Row():
-                        box = gr.Textbox(show_label=False, placeholder="输入问题，按回车发送 Type a question, Enter to send",
-                                         elem_id="rag-question", scale=5, autofocus=True)
-                        send = gr.Button("发送 Send", variant="primary", elem_id="rag-send", scale=1, min_width=90)
-                    gr.Examples(EXAMPLES, inputs=[box], label="示例 Examples")
-                with gr.Column(scale=2, min_width=340):
-                    gr.Markdown("#### 出处 Sources")
-                    sources = gr.HTML(render.sources_panel([]), elem_id="rag-sources", max_height=640, js_on_load=None)
-            with gr.Accordion("设置 Settings", open=False, elem_id="rag-settings"):
-                k = gr.Slider(1, 10, value=k_default, step=1, label="检索段落数 Passages (k)")
-                mode = gr.Dropdown(["extractive"], value="extractive", label="回答方式 Answer mode", interactive=True)
-                papers = gr.CheckboxGroup(render.paper_choices(assistant.papers), value=[],
-                                          label="只在所选论文中检索 Restrict to papers (none = all)", elem_id="rag-papers")
-            with gr.Row():
-                copy_btn = gr.Button("复制用于写作 Copy for writing", elem_id="rag-copy-writing")
-                download = gr.DownloadButton("下载 JSON Download exchange", visible=False, elem_id="rag-download")
-                clear = gr.Button("新对话 New conversation", elem_id="rag-clear")
-            writing = gr.Textbox(label="用于写作（Markdown + GB/T 7714 + BibTeX） For writing", lines=10, max_lines=30,
-                                 buttons=["copy"], interactive=False, elem_id="rag-writing")
+            c = _chat_tab(ref.get())
         with gr.Tab("文献库 Library"):
-            table = gr.Dataframe(h.library(), headers=["题名 Title", "DOI", "段落 Chunks", "语言 Languages", "doc_id"],
-                                 interactive=False, wrap=True, elem_id="rag-library")
-            with gr.Row():
-                rebuild = gr.Checkbox(label="全部重新嵌入 Re-embed everything", value=False)
-                reindex_btn = gr.Button("重建索引 Re-index", elem_id="rag-reindex")
-            status = gr.Markdown("", elem_id="rag-reindex-status")
-
-        outputs = [box, chat, turns, sources, download]
-        inputs = [box, chat, turns, k, mode, papers]
-        box.submit(h.respond, inputs, outputs, api_visibility="private")
-        send.click(h.respond, inputs, outputs, api_visibility="private")
-        copy_btn.click(h.for_writing, [turns], [writing], api_visibility="private")
-        clear.click(lambda: ([], [], render.sources_panel([]), "", gr.DownloadButton(visible=False)),
-                    None, [chat, turns, sources, writing, download], api_visibility="private")
-        reindex_btn.click(h.reindex, [rebuild], [status, table, papers], concurrency_limit=1,
-                          concurrency_id="reindex", api_visibility="private")
+            lib = _library_tab(h)
+        inputs = [c.box, c.chat, turns, c.k, c.mode, c.papers]
+        outputs = [c.box, c.chat, turns, c.sources, c.download]
+        c.box.submit(h.respond, inputs, outputs, api_visibility="private")
+        c.send.click(h.respond, inputs, outputs, api_visibility="private")
+        c.copy.click(h.for_writing, [turns], [c.writing], api_visibility="private")
+        c.clear.click(
+            lambda: ([], [], render.sources_panel([]), "", gr.DownloadButton(visible=False)),
+            None,
+            [c.chat, turns, c.sources, c.writing, c.download],
+            api_visibility="private",
+        )
+        lib.button.click(
+            h.reindex,
+            [lib.rebuild],
+            [lib.status, lib.table, c.papers],
+            concurrency_limit=1,
+            concurrency_id="reindex",
+            api_visibility="private",
+        )
         gr.api(h.ask_json, api_name="ask")
     demo.queue(default_concurrency_limit=2)
     return demo
+
+
+def _chat_tab(assistant: rag.Assistant) -> SimpleNamespace:
+    import gradio as gr
+
+    c = SimpleNamespace()
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=3, min_width=420):
+            c.chat = gr.Chatbot(
+                label="对话 Chat",
+                elem_id="rag-chat",
+                height=520,
+                buttons=[],  # its copy button would copy our HTML; "Copy for writing" is the copy
+                feedback_options=None,
+                placeholder="提出一个关于论文的问题。 Ask about the papers.",
+            )
+            with gr.Row():
+                c.box = gr.Textbox(
+                    show_label=False,
+                    placeholder="输入问题，按回车发送 Type a question, Enter to send",
+                    elem_id="rag-question",
+                    scale=5,
+                    autofocus=True,
+                )
+                c.send = gr.Button("发送 Send", variant="primary", elem_id="rag-send", scale=1, min_width=90)
+            gr.Examples(EXAMPLES, inputs=[c.box], label="示例 Examples")
+        with gr.Column(scale=2, min_width=340):
+            gr.Markdown("#### 出处 Sources")
+            c.sources = gr.HTML(render.sources_panel([]), elem_id="rag-sources", max_height=640, js_on_load=None)
+    with gr.Accordion("设置 Settings", open=False, elem_id="rag-settings"):
+        k_default = min(max(int(getattr(assistant.settings, "k", 5)), 1), 10)
+        c.k = gr.Slider(1, 10, value=k_default, step=1, label="检索段落数 Passages (k)")
+        c.mode = gr.Dropdown(["extractive"], value="extractive", label="回答方式 Answer mode")
+        c.papers = gr.CheckboxGroup(
+            render.paper_choices(assistant.papers),
+            value=[],
+            label="只在所选论文中检索 Restrict to papers (none = all)",
+            elem_id="rag-papers",
+        )
+    with gr.Row():
+        c.copy = gr.Button("复制用于写作 Copy for writing", elem_id="rag-copy-writing")
+        c.download = gr.DownloadButton("下载 JSON Download exchange", visible=False, elem_id="rag-download")
+        c.clear = gr.Button("新对话 New conversation", elem_id="rag-clear")
+    c.writing = gr.Textbox(
+        label="用于写作（Markdown + GB/T 7714 + BibTeX） For writing",
+        lines=8,
+        max_lines=30,
+        buttons=["copy"],
+        interactive=False,
+        elem_id="rag-writing",
+    )
+    return c
+
+
+def _library_tab(h: _Handlers) -> SimpleNamespace:
+    import gradio as gr
+
+    lib = SimpleNamespace()
+    lib.table = gr.Dataframe(
+        h.library(),
+        headers=["题名 Title", "DOI", "段落 Chunks", "语言 Languages", "doc_id"],
+        interactive=False,
+        wrap=True,
+        elem_id="rag-library",
+    )
+    with gr.Row():
+        lib.rebuild = gr.Checkbox(label="全部重新嵌入 Re-embed everything", value=False)
+        lib.button = gr.Button("重建索引 Re-index", elem_id="rag-reindex")
+    lib.status = gr.Markdown("", elem_id="rag-reindex-status")
+    return lib
 
 
 CITE_SCRIPT = """
@@ -295,18 +355,34 @@ def launch_options() -> dict[str, Any]:
 
     theme = gr.themes.Default(
         primary_hue="teal",
-        font=(gr.themes.LocalFont("Source Sans Pro"), "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei",
-              "ui-sans-serif", "system-ui", "sans-serif"),
+        font=(
+            gr.themes.LocalFont("Source Sans Pro"),
+            "Noto Sans CJK SC",
+            "PingFang SC",
+            "Microsoft YaHei",
+            "ui-sans-serif",
+            "system-ui",
+            "sans-serif",
+        ),
         font_mono=(gr.themes.LocalFont("IBM Plex Mono"), "Noto Sans Mono CJK SC", "ui-monospace", "monospace"),
     )
-    return {"theme": theme, "css": Path(__file__).with_name("style.css").read_text(encoding="utf-8"),
-            "head": CITE_SCRIPT}
+    return {
+        "theme": theme,
+        "css": Path(__file__).with_name("style.css").read_text(encoding="utf-8"),
+        "head": CITE_SCRIPT,
+    }
 
 
 def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860, **kwargs: Any) -> Any:
     """`demo.launch` with the page's theme, CSS and script; extra keyword arguments pass through."""
-    options = {"server_name": host, "server_port": port, "show_error": False, "footer_links": ["api"],
-               **launch_options(), **kwargs}
+    options = {
+        "server_name": host,
+        "server_port": port,
+        "show_error": False,
+        "footer_links": ["api"],
+        **launch_options(),
+        **kwargs,
+    }
     return demo.launch(**options)
 
 

@@ -95,7 +95,7 @@ def chat_message(answer: Mapping[str, Any], mid: str) -> str:
 
 
 def error_message(message: str) -> str:
-    return f'<div class="rag-error">⚠️ 出错了 Error: {_esc(message)}</div>'
+    return f'<div class="rag-error">出错了 Error: {_esc(message)}</div>'
 
 
 def display_title(title: str, doc_id: str) -> str:
