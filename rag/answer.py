@@ -190,6 +190,67 @@ class Extractive:
             reason = "no sentence among the best gives the figure asked for (with its year and unit)"
         return Decision(best_sentence=best, similarity=similarity, abstain=bool(reason), reason=reason)
 
+    @cached_property
+    def _outline(self) -> dict[str, list[tuple[int, int, int, str, int]]]:
+        """Per paper, its headings in order: (start, end, level, text, chunk index) where the
+        chunk is the one that opens with the heading (so a citation can quote it)."""
+        out: dict[str, dict[int, tuple[int, int, int, str, int]]] = defaultdict(dict)
+        for ci, chunk in enumerate(self.data.chunks):
+            pos = 0
+            for para in chunk.text.split("\n\n"):
+                level = _heading_level(para)
+                if level is None:
+                    break
+                start = chunk.start + pos
+                out[chunk.doc_id].setdefault(start, (start, start + len(para), level, para, ci))
+                pos += len(para) + 2
+        result: dict[str, list[tuple[int, int, int, str, int]]] = {}
+        for doc, heads in out.items():
+            ordered = sorted(heads.values())
+            fixed = []
+            numeric = 0
+            for start, end, level, text, ci in ordered:
+                if level < 0:  # "(一)" sits one below the last numbered heading
+                    level = numeric + 1
+                else:
+                    numeric = level
+                fixed.append((start, end, level, text, ci))
+            result[doc] = fixed
+        return result
+
+    def outline_list(self, query: Query, hits: list[Hit], best: float) -> list[Evidence]:
+        """For a list question whose subject is a heading with sub-headings ("4. 存在的问题" ->
+        "(一) 监管制度尚未健全", ...), the sub-headings are the list, each citing its chunk."""
+        if not _LIST_Q.search(query.text) or not hits:
+            return []
+        terms = list(query.tokens or tokenize(query.text)) + list(query.bridged)
+        q_terms = {t: self._idf.get(t, 1.0) for t in terms}
+        q_weight = sum(q_terms.values()) or 1.0
+        row_of = {(self.data.chunks[ci].doc_id, s): row for row, (ci, s, _e) in enumerate(self.data.sentences)}
+        choice: tuple[float, str, int] | None = None
+        docs = list(dict.fromkeys(h.chunk.doc_id for h in hits[:3]))
+        for doc in docs:
+            heads = self._outline.get(doc, [])
+            for i, (start, _end, level, text, _ci) in enumerate(heads):
+                children = _children(heads, i)
+                row = row_of.get((doc, start))
+                if len(children) < 2 or row is None:
+                    continue
+                score = self._score(query, row, re.sub(r"^\S+\s*", "", text), q_terms, q_weight, 1.0)
+                if choice is None or score > choice[0]:
+                    choice = (score, doc, i)
+        if choice is None or choice[0] < best:
+            return []
+        _score, doc, i = choice
+        heads = self._outline[doc]
+        items = []
+        for j in _children(heads, i)[:MAX_LIST_ITEMS]:
+            start, end, _level, text, ci = heads[j]
+            chunk = self.data.chunks[ci]
+            hit = Hit(chunk, _score, len(items) + 1, {"outline": _score})
+            items.append(Evidence(hit, start, end, text, _score))
+        return items
+
     def select(self, query: Query, evidence: list[Evidence]) -> list[Evidence]:
         """The best sentence and those close to it; lists get more, duplicates merged."""
         if not evidence:
@@ -206,6 +267,33 @@ class Extractive:
             chosen.append(ev)
         # Keep the papers' order: by the rank of the chunk, then by position within the paper.
         return sorted(chosen, key=lambda ev: (ev.hit.rank, ev.start))
+
+
+MAX_LIST_ITEMS = 8
+
+
+def _heading_level(text: str) -> int | None:
+    """1 for "4.", 2 for "4.1.", -1 for "(一)" (resolved against its numbered parent), None
+    when the paragraph is not a heading."""
+    if "\n" in text or len(text) > 48 or text.endswith(("。", "；", "，")):
+        return None
+    m = re.match(r"^(\d{1,2}(?:\.\d{1,2})*)\.\s*\S", text)
+    if m:
+        return m.group(1).count(".") + 1
+    if re.match(r"^[(（][一二三四五六七八九十]{1,3}[)）]\s*\S", text):
+        return -1
+    return None
+
+
+def _children(heads: list[tuple[int, int, int, str, int]], i: int) -> list[int]:
+    level = heads[i][2]
+    out = []
+    for j in range(i + 1, len(heads)):
+        if heads[j][2] <= level:
+            break
+        if heads[j][2] == level + 1:
+            out.append(j)
+    return out
 
 
 _UNITS = {
@@ -261,7 +349,9 @@ def compose(
         n = numbers[key]
         cited[n].append(ev.text)
         sentence = strip_source_refs(ev.text).strip()
-        parts.append(f"{sentence}[{n}]")
+        # A heading used as a list item has no full stop of its own.
+        tail = "" if re.search(r"[。！？；.!?;:：]$", sentence) else ("；" if lang == "zh" else ";")
+        parts.append(f"{sentence}[{n}]{tail}")
     joiner = " " if lang == "en" else ""
     text = joiner.join(parts)
     if lang == "en" and text:

@@ -151,7 +151,9 @@ class Assistant:
         if decision.abstain or not hits:
             answer_text, citations, abstained = ABSTAIN[lang], (), True
         else:
-            answer_text, citations = compose(self.extractive.select(query, evidence), lang, self.data.papers)
+            chosen = self.extractive.outline_list(query, hits, evidence[0].score if evidence else 0.0)
+            chosen = chosen or self.extractive.select(query, evidence)
+            answer_text, citations = compose(chosen, lang, self.data.papers)
             abstained = False
         t2 = time.perf_counter()
         return Answer(

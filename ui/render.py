@@ -17,6 +17,7 @@ MARKER = re.compile(r"\[(\d{1,3})\]")
 # quoted sentence but the chunk text still has.
 _GAP = r"(?:\s|\[\d+(?:\s*[,，\-–]\s*\d+)*\])*"
 
+RELATED_HINT = "相关段落列在“出处”一栏，仅供参考，不是出处。 Related passages are listed under Sources, not as sources."
 ABSTAIN_NOTE = "以下是最接近的段落，仅供参考，不是答案的出处。 Closest passages, for reference only — not sources."
 
 
@@ -82,8 +83,7 @@ def chat_message(answer: Mapping[str, Any], mid: str) -> str:
     numbers = [c["n"] for c in answer.get("citations", [])]
     if answer.get("abstained"):
         body = (
-            f'<div class="rag-abstain">{_esc(answer["answer"])}</div>'
-            '<div class="rag-hint">右侧列出的是相关段落，不是出处。 Related passages are listed on the right.</div>'
+            f'<div class="rag-abstain">{_esc(answer["answer"])}</div><div class="rag-hint">{_esc(RELATED_HINT)}</div>'
         )
     else:
         body = f'<div class="rag-answer">{link_markers(answer["answer"], mid, numbers)}</div>'
