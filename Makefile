@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11, no GPU, no model hub):
-#   make run    install everything, provision the embedder, build the index if missing, start the app
+#   make run    install everything, provision the embedder, build the index if missing, open the chat UI
 #   make test   install everything (plus the test browser) and run the whole test suite
 PY ?= python3.11
 VENV := .venv
@@ -9,9 +9,12 @@ STAMP := $(VENV)/.installed
 .PHONY: run test setup models index eval bench lint clean
 
 run: setup
-	$(BIN)/rag demo
+	$(BIN)/rag serve
 
 test: setup
+	# Debian's chromium and a CJK font for the browser tests (skipped when already there).
+	bash scripts/install_browser.sh
+	$(BIN)/rag index
 	$(BIN)/python -m pytest -q
 
 setup: $(STAMP) models

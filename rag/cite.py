@@ -105,7 +105,8 @@ def markdown_for_writing(answer: Answer, papers: dict[str, Paper]) -> str:
     for c in answer.citations:
         where = ", ".join(x for x in (c.section, f"p. {c.page}" if c.page else None) if x)
         ref = gbt7714(papers[c.doc_id]) if c.doc_id in papers else c.title
-        notes.append(f"[^{c.n}]: {ref} {where}. “{c.sentence or c.text[:120]}”")
+        quote = strip_source_refs(c.sentence or c.text[:120]).strip()
+        notes.append(f"[^{c.n}]: {ref} {where}. “{quote}”")
     return body + ("\n\n" + "\n".join(notes) if notes else "")
 
 

@@ -51,13 +51,12 @@ _FOLLOW_UP = re.compile(
 def condense(question: str, history: Sequence[str]) -> str:
     """A standalone question for retrieval from a follow-up ("那第二点呢？", "what about
     payments?"): without a language model, the previous standalone question is kept as
-    context when the new one leans on it (short, or opens with a back-reference)."""
+    context when the new one leans on it (opens with or contains a back-reference); a
+    question that stands on its own ("红烧肉怎么做？") is searched as it is."""
     if not history:
         return question
-    previous = history[-1]
-    short = len(question) < 12 if language_of(question) == "zh" else len(question.split()) < 6
-    if _FOLLOW_UP.search(question) or short:
-        return f"{previous} {question}"
+    if _FOLLOW_UP.search(question):
+        return f"{history[-1]} {question}"
     return question
 
 

@@ -4,7 +4,7 @@
 # build of its own (Playwright's `install` is not used): only Debian's packages.
 set -euo pipefail
 
-if [[ -x /usr/bin/chromium ]]; then
+if [[ -x /usr/bin/chromium ]] && fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then
     echo "chromium already installed: $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
     exit 0
 fi

@@ -87,3 +87,16 @@ def test_the_harness_imports_only_the_front_door_of_rag() -> None:
                 pytest.fail(f"{path.name} imports {node.module}; use `import rag` / `from rag import ...`")
             if isinstance(node, ast.Import) and any(a.name.startswith("rag.") for a in node.names):
                 pytest.fail(f"{path.name} imports a rag submodule; use `import rag`")
+
+
+def test_a_question_the_pipeline_refuses_is_a_failure_not_a_crash(eval_settings: rag.Settings, tmp_path: Path) -> None:
+    q = {"id": "zh-999", "lang": "zh", "question": "？？？", "gold_docs": ["000_0ea6e26401eae5d1"],
+         "evidence": ["以阿里巴巴国际站成立为标志"], "answer_keys": [["阿里巴巴"]], "answerable": True,
+         "multi_doc": False, "tags": ["factual"]}
+    path = tmp_path / "odd.jsonl"
+    path.write_text(json.dumps(q, ensure_ascii=False) + "\n", encoding="utf-8")
+    report = harness.run_eval(path, out_dir=tmp_path / "run", settings=eval_settings)
+    row = report["systems"]["rag"]["questions"][0]
+    assert not row["passed"]
+    assert row["failures"][0].startswith("error: ")
+    assert "zh-999" in (tmp_path / "run" / "summary.md").read_text(encoding="utf-8")

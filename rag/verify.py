@@ -1,0 +1,264 @@
+"""Citation verification of an answer, sentence by sentence.
+
+Each sentence of an answer is checked against the passages it cites: figures must occur in the
+cited passages exactly, and the sentence's key terms must too (or, for an English sentence over
+Chinese passages, it must be close to one of their sentences in the cross-lingual space).
+Citation numbers that are not passages are removed; a sentence without a citation is
+unsupported. The thresholds are measured on the project's papers and question set
+(bench/calibrate_verify.py; README, "Citation verification").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from .answer import ABSTAIN, EN_LEAD
+from .chunking import language_of, split_sentences
+from .lexical import tokenize
+from .types import Citation
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .embeddings import Encoder
+
+__all__ = ["SentenceCheck", "Verified", "verify", "check_sentence", "numbers_of", "term_coverage"]
+
+# Measured with bench/calibrate_verify.py on eval/questions.jsonl (README, "Citation verification"):
+# - share of a same-language sentence's key terms (jieba tokens) found in its cited passages;
+TERM_MIN = 0.6
+# - cosine (multilingual USE) of an English sentence with the closest sentence of its Chinese passages.
+CROSS_MIN = 0.35
+
+UNSUPPORTED_LABEL = {"zh": "[未获引文支持]", "en": "[unsupported]"}
+WARN = "⚠"
+
+# [1], [1][2], [1, 2], [1-3], 【1】 (NFKC already turned ［１］ into [1]).
+_MARKER = re.compile(r"\s*[\[【]\s*(\d{1,3}(?:\s*[,，、\-–~]\s*\d{1,3})*)\s*[\]】]")
+_LIST_PREFIX = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.、)）]|[(（]?[一二三四五六七八九十]{1,3}[)）、])\s*")
+_FIGURE = re.compile(r"\d+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
+_PUNCT = re.compile(r"[\W_]+")
+
+
+@dataclass(frozen=True, slots=True)
+class SentenceCheck:
+    """The verdict on one sentence of an answer: its citations (final numbers) and why."""
+
+    text: str  # the sentence without its [n] markers
+    citations: tuple[int, ...]
+    supported: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "citations": list(self.citations), "supported": self.supported, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Verified:
+    """An answer after verification: the text to show, its citations renumbered by first use."""
+
+    text: str
+    citations: tuple[Citation, ...]
+    sentences: tuple[SentenceCheck, ...]
+    abstained: bool = False
+    problem: str | None = None  # why the answer is unusable (empty, nothing supported, wrong language)
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def supported_share(self) -> float:
+        claims = [s for s in self.sentences if s.reason != "abstention"]
+        return sum(s.supported for s in claims) / len(claims) if claims else 0.0
+
+
+@dataclass
+class _Sentence:
+    line: int
+    body: str
+    cited: list[int]  # passage numbers that exist
+    removed: list[int]  # numbers that are not passages
+    supported: bool = False
+    reason: str = ""
+    best: dict[int, str] = field(default_factory=dict)  # passage n -> its best-matching sentence
+
+
+def verify(
+    text: str,
+    passages: Mapping[int, Citation],
+    *,
+    question_lang: str,
+    bridge: Encoder | None = None,
+    drop_unsupported: bool = False,
+) -> Verified:
+    """Check every sentence of `text` against the passages (numbered as the model saw them)
+    it cites, and return the text to show with citations renumbered in order of first use."""
+    text = _canonical_markers(text.strip())
+    lead = EN_LEAD if text.startswith(EN_LEAD) else ""
+    text = text[len(lead) :].strip()
+    if _is_abstention(text):
+        return Verified(ABSTAIN.get(question_lang, ABSTAIN["en"]), (), (), abstained=True)
+    sentences = _split(text, passages)
+    notes = [
+        f"removed citation [{n}]: there is no passage {n} (the context had {_range(passages)})"
+        for n in dict.fromkeys(n for s in sentences for n in s.removed)
+    ]
+    for s in sentences:
+        _judge(s, passages, bridge)
+    shown = [s for s in sentences if s.supported or not drop_unsupported]
+    numbers = {n: i for i, n in enumerate(dict.fromkeys(n for s in shown for n in s.cited), 1)}
+    best = {n: next(s.best[n] for s in shown if n in s.best) for n in numbers if any(n in s.best for s in shown)}
+    citations = tuple(replace(passages[old], n=new, sentence=best.get(old, "")) for old, new in numbers.items())
+    checks = tuple(
+        SentenceCheck(s.body, tuple(numbers[n] for n in s.cited if n in numbers), s.supported, s.reason)
+        for s in sentences
+    )
+    answer_lang = language_of(" ".join(s.body for s in sentences)) if sentences else question_lang
+    out = _render(shown, numbers, answer_lang, lead)
+    notes += [f"sentence {i} unsupported: {c.reason}" for i, c in enumerate(checks, 1) if not c.supported]
+    if drop_unsupported and len(shown) < len(sentences):
+        notes.append(f"dropped {len(sentences) - len(shown)} unsupported sentence(s)")
+    problem = _problem(sentences, answer_lang, question_lang, bool(lead))
+    return Verified(out, citations, checks, problem=problem, notes=tuple(notes))
+
+
+def _problem(sentences: list[_Sentence], answer_lang: str, question_lang: str, quoted: bool) -> str | None:
+    claims = [s for s in sentences if s.reason != "abstention"]
+    if not claims:
+        return "empty"
+    if not any(s.supported for s in claims):
+        return "no sentence is supported by the passages it cites"
+    if answer_lang != question_lang and not quoted:  # the extractive English answer quotes Chinese
+        return f"answer is in {answer_lang}, the question in {question_lang}"
+    return None
+
+
+def _canonical_markers(text: str) -> str:
+    """Every citation group as [a][b] (ranges expanded), so splitting and parsing see one form."""
+
+    def expand(m: re.Match[str]) -> str:
+        out: list[int] = []
+        for part in re.split(r"\s*[,，、]\s*", m.group(1)):
+            ends = [int(x) for x in re.split(r"\s*[\-–~]\s*", part) if x]
+            lo, hi = ends[0], ends[-1]
+            out += list(range(lo, hi + 1)) if 0 <= hi - lo <= 10 else ends
+        return "".join(f"[{n}]" for n in dict.fromkeys(out))
+
+    return _MARKER.sub(expand, text)
+
+
+def _split(text: str, passages: Mapping[int, Citation]) -> list[_Sentence]:
+    out: list[_Sentence] = []
+    for line_no, line in enumerate(text.split("\n")):
+        for start, end in split_sentences(line):
+            raw = line[start:end]
+            numbers = [int(n) for n in re.findall(r"\[(\d{1,3})\]", raw)]
+            body = re.sub(r"\s+([，。；：！？,.;:!?])", r"\1", _MARKER.sub("", raw)).strip()
+            body = re.sub(r"\*\*|__", "", body).strip()  # markdown emphasis
+            if not re.search(r"\w", _LIST_PREFIX.sub("", body)):
+                continue
+            known = [n for n in dict.fromkeys(numbers) if n in passages]
+            out.append(_Sentence(line_no, body, known, [n for n in numbers if n not in passages]))
+    return out
+
+
+def _judge(s: _Sentence, passages: Mapping[int, Citation], bridge: Encoder | None) -> None:
+    if _is_abstention(s.body):
+        s.supported, s.reason = True, "abstention"
+    elif not s.cited:
+        s.supported, s.reason = False, "no citation" if not s.removed else "no citation (only numbers that are not passages)"
+    else:
+        s.supported, s.reason, s.best = check_sentence(s.body, [passages[n].text for n in s.cited], bridge, s.cited)
+
+
+def check_sentence(
+    sentence: str, texts: Sequence[str], bridge: Encoder | None = None, numbers: Sequence[int] | None = None
+) -> tuple[bool, str, dict[int, str]]:
+    """(supported, reason, {passage n: its best-matching sentence}) for one sentence and the
+    texts of the passages it cites."""
+    numbers = list(numbers) if numbers is not None else list(range(1, len(texts) + 1))
+    body = _LIST_PREFIX.sub("", sentence)
+    cited = _normal("\n".join(texts))
+    missing = [f for f in numbers_of(body) if not _has_figure(cited, f)]
+    parts = {n: [t[a:b] for a, b in split_sentences(t)] or [t] for n, t in zip(numbers, texts, strict=True)}
+    if language_of(body) == language_of("".join(texts)) or bridge is None:
+        score_of = _coverage_scorer(body)
+        score, kind, threshold = term_coverage(body, cited), "key-term coverage", TERM_MIN
+    else:
+        score_of = _cosine_scorer(body, [x for p in parts.values() for x in p], bridge)
+        score, kind, threshold = max(map(score_of, (x for p in parts.values() for x in p)), default=0.0), "similarity", CROSS_MIN
+    best = {n: max(p, key=score_of) for n, p in parts.items()}
+    if missing:
+        return False, f"figure {', '.join(missing)} not in the cited passage(s)", best
+    if score < threshold:
+        return False, f"{kind} {score:.2f} with the cited passage(s) is below {threshold}", best
+    return True, f"{kind} {score:.2f}" + (", figures match" if numbers_of(body) else ""), best
+
+
+def numbers_of(text: str) -> list[str]:
+    """The figures of a text (NFKC, thousands separators dropped), as written: '2.38', '150'."""
+    return list(dict.fromkeys(_FIGURE.findall(_THOUSANDS.sub("", unicodedata.normalize("NFKC", text)))))
+
+
+def _has_figure(normal_text: str, figure: str) -> bool:
+    return re.search(rf"(?<![\d.]){re.escape(figure)}(?!\.?\d)", normal_text) is not None
+
+
+def _normal(text: str) -> str:
+    return _THOUSANDS.sub("", unicodedata.normalize("NFKC", text)).lower()
+
+
+def _key_terms(sentence: str) -> set[str]:
+    return {t for t in tokenize(unicodedata.normalize("NFKC", sentence)) if not _FIGURE.fullmatch(t)}
+
+
+def term_coverage(sentence: str, text: str) -> float:
+    """Share of the sentence's key terms (jieba tokens, no stopwords, no figures) that occur in
+    the text; 1.0 when the sentence has none (its figures are checked separately)."""
+    terms = _key_terms(sentence)
+    if not terms:
+        return 1.0
+    normal = _normal(text)
+    return sum(t in normal for t in terms) / len(terms)
+
+
+def _coverage_scorer(sentence: str):  # noqa: ANN202 - Callable[[str], float]
+    return lambda candidate: term_coverage(sentence, candidate)
+
+
+def _cosine_scorer(sentence: str, candidates: list[str], bridge: Encoder):  # noqa: ANN202
+    vectors: np.ndarray = bridge.encode_queries([sentence, *candidates])
+    sims = {c: float(vectors[0] @ v) for c, v in zip(candidates, vectors[1:], strict=True)}
+    return lambda candidate: sims.get(candidate, 0.0)
+
+
+def _is_abstention(text: str) -> bool:
+    plain = _PUNCT.sub("", unicodedata.normalize("NFKC", text)).lower()
+    return bool(plain) and any(_PUNCT.sub("", p).lower() in plain for p in ABSTAIN.values()) and not re.search(
+        r"\[\d{1,3}\]", text
+    )
+
+
+def _render(shown: list[_Sentence], numbers: dict[int, int], lang: str, lead: str) -> str:
+    joiner = " " if lang == "en" else ""
+    lines: dict[int, list[str]] = {}
+    for s in shown:
+        marks = "".join(f"[{numbers[n]}]" for n in s.cited if n in numbers)
+        piece = f"{s.body}{marks}"
+        if not s.supported:
+            piece = f"{WARN} {piece} {UNSUPPORTED_LABEL.get(lang, UNSUPPORTED_LABEL['en'])}"
+        lines.setdefault(s.line, []).append(piece)
+    # A marked sentence is set off by spaces, even between Chinese sentences.
+    body = "\n".join(
+        "".join(p if i == 0 else (" " if WARN in p or WARN in parts[i - 1] else joiner) + p for i, p in enumerate(parts))
+        for _, parts in sorted(lines.items())
+    )
+    return f"{lead} {body}".strip() if lead else body
+
+
+def _range(passages: Mapping[int, Citation]) -> str:
+    keys = sorted(passages)
+    return f"passages {keys[0]}–{keys[-1]}" if keys else "no passages"

@@ -1,0 +1,127 @@
+"""Cleaning and chunking of the real papers, as a reader of the citations would notice them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import rag
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+PAPER_001 = CORPUS / "001_4139313f3243f7e4.txt"
+
+
+@pytest.fixture(scope="module")
+def paper_001() -> rag.CleanPaper:
+    return rag.read_paper(PAPER_001)
+
+
+def test_running_headers_urls_and_licence_lines_are_removed(paper_001: rag.CleanPaper) -> None:
+    text = paper_001.text
+    assert "DOI: 10.12677" not in text
+    assert "hanspub.org" not in text and "https://" not in text
+    assert "郭冉" not in text  # the author name repeated as a running header
+    clean_000 = rag.read_paper(CORPUS / "000_0ea6e26401eae5d1.txt").text
+    assert "Creative Commons" not in clean_000 and "Copyright" not in clean_000
+
+
+def test_hard_wrapped_lines_and_page_breaks_are_rejoined(paper_001: rag.CleanPaper) -> None:
+    # "...中国跨境电商也迎来了\n\n新一轮的发展机遇" in the file: one sentence in the clean text.
+    assert "中国跨境电商也迎来了新一轮的发展机遇" in paper_001.text
+    # This sentence is split by the page-139 running header block in the file.
+    assert "本文结合政策条件和科技优势为跨境电商所存在的诸如创新不足" in paper_001.text
+    # English: line-break hyphens go, real hyphens stay.
+    assert "development" in paper_001.text and "devel-" not in paper_001.text
+    assert "cross-border e-commerce" in paper_001.text
+
+
+def test_sections_abstracts_and_references_are_marked() -> None:
+    clean = rag.read_paper(CORPUS / "000_0ea6e26401eae5d1.txt")
+    kinds = {b.kind for b in clean.blocks}
+    assert {"abstract", "abstract_en", "keywords", "body", "references", "heading"} <= kinds
+    sections = {b.section for b in clean.blocks}
+    assert "(一) 监管制度尚未健全" in sections and "4. 中国跨境电商发展中存在的问题" in sections
+    # The trailing outline gives the title and is not left in the text.
+    assert clean.paper.title == "中国跨境电商发展的困境及其对策研究"
+    assert clean.paper.doi == "10.12677/ecl.2025.1461855"
+    assert not clean.text.rstrip().endswith("参考文献")
+
+
+def test_titles_are_never_invented() -> None:
+    clean = rag.read_paper(CORPUS / "002_268bfb1f0d63e3bd.txt")
+    assert clean.paper.title == "002_268bfb1f0d63e3bd" and not clean.paper.title_known
+
+
+def test_chunk_with_known_sentence_has_doc_section_and_printed_pages(paper_001: rag.CleanPaper) -> None:
+    chunks = rag.chunk_paper(paper_001)
+    [chunk] = [c for c in chunks if "欧美地区多数国家的物价快速上涨" in c.text]
+    assert chunk.doc_id == "001_4139313f3243f7e4"
+    assert chunk.section == "3.2. 产品质量水准不一，缺乏高质量发展引领"
+    # After the running header of page 137, before that of page 139; only odd pages have one.
+    assert (chunk.page, chunk.page_end) == (137, 138)
+    assert rag.page_label(chunk.page, chunk.page_end) == "137–138"
+    assert paper_001.text[chunk.start : chunk.end] == chunk.text
+
+
+def test_chunks_respect_sections_size_and_sentences() -> None:
+    for path in sorted(CORPUS.glob("*.txt")):
+        clean = rag.read_paper(path)
+        chunks = rag.chunk_paper(clean, chunk_chars=350, chunk_overlap=80)
+        assert chunks
+        for c in chunks:
+            assert clean.text[c.start : c.end] == c.text
+            # never across a section boundary: no body heading inside, except at the start
+            inner = c.text.split("\n\n")
+            heads = [i for i, p in enumerate(inner) if re.match(r"^\d+(\.\d+)*\.\s*\S{2,40}$", p)]
+            assert all(i == j for j, i in enumerate(heads)), (c.key, inner[:3])
+            if c.lang == "zh" and c.kind == "body":
+                assert len(c.text) <= 350 + 120 or len(rag.split_sentences(c.text)) <= 2
+        english = [c for c in chunks if c.kind == "abstract_en"]
+        assert english and all(c.lang == "en" for c in english)
+
+
+def test_gbk_copy_gives_the_same_chunks_as_utf8(tmp_path: Path) -> None:
+    gbk = tmp_path / PAPER_001.name
+    gbk.write_bytes(PAPER_001.read_text(encoding="utf-8").encode("gb18030"))
+    utf8_chunks = rag.chunk_paper(rag.read_paper(PAPER_001))
+    gbk_chunks = rag.chunk_paper(rag.read_paper(gbk))
+    assert [(c.key, c.text, c.page, c.section) for c in gbk_chunks] == [
+        (c.key, c.text, c.page, c.section) for c in utf8_chunks
+    ]
+
+
+def test_pdf_is_read_with_page_numbers(tmp_path: Path) -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    path = tmp_path / "report.pdf"
+    pdf = canvas.Canvas(str(path), pagesize=A4)
+    pages = [
+        ["1. Introduction", "Cross-border trade grew quickly in the first year of the programme."],
+        ["2. Findings", "Logistics costs fell by 12 percent after the new warehouses opened."],
+    ]
+    for lines in pages:
+        y = 780
+        for line in lines:
+            pdf.drawString(72, y, line)
+            y -= 40
+        pdf.showPage()
+    pdf.save()
+    clean = rag.read_paper(path)
+    chunks = rag.chunk_paper(clean)
+    [finding] = [c for c in chunks if "12 percent" in c.text]
+    assert finding.page == 2 and finding.section == "2. Findings"
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [("empty.txt", b""), ("binary.txt", b"\x00\x01\x02" * 100), ("broken.pdf", b"%PDF-1.4 not really a pdf")],
+)
+def test_unreadable_files_raise_a_corpus_error_naming_the_file(tmp_path: Path, name: str, content: bytes) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(rag.CorpusError, match=re.escape(name)):
+        rag.read_paper(path)
