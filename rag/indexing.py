@@ -238,14 +238,16 @@ def _vocabulary(
 
 
 def embed_text(chunk: Chunk) -> str:
-    """What the dense encoders see: the section heading gives a short chunk its topic."""
-    if chunk.section and chunk.kind in ("body", "references"):
-        return f"{chunk.section}\n{chunk.text}"
+    """What the dense encoders see: the chunk as quoted. Prefixing the section heading was
+    measured worse for e5 (Chinese questions, hit@5 0.903 vs 0.946 without)."""
     return chunk.text
 
 
 def _lexical_text(chunk: Chunk) -> str:
-    return embed_text(chunk)
+    """BM25 also indexes the section heading: its words are often the question's words."""
+    if chunk.section and chunk.kind in ("body", "references") and not chunk.text.startswith(chunk.section):
+        return f"{chunk.section}\n{chunk.text}"
+    return chunk.text
 
 
 def _manifest(settings: Settings, data: store.IndexData, papers: list[Paper]) -> dict[str, object]:

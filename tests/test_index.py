@@ -114,7 +114,10 @@ def test_no_pickle_and_a_self_describing_folder(settings: rag.Settings) -> None:
 
 @pytest.mark.parametrize(
     "question",
-    ["欧美地区多数国家的物价为什么快速上涨？", "Why have prices risen quickly in most European and American countries?"],
+    [
+        "受通货膨胀和RCEP生效影响，中国跨境出口环境有什么变化？",
+        "How did inflation in Europe and America and the RCEP affect China's cross-border export environment?",
+    ],
 )
 def test_dense_search_alone_finds_the_chunk_in_chinese_and_english(assistant: rag.Assistant, question: str) -> None:
     hits = assistant.retrieve(question, 5, use_bm25=False)
