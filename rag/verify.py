@@ -29,10 +29,14 @@ if TYPE_CHECKING:
 __all__ = ["SentenceCheck", "Verified", "verify", "check_sentence", "numbers_of", "term_coverage"]
 
 # Measured with bench/calibrate_verify.py on eval/questions.jsonl (README, "Citation verification"):
-# - share of a same-language sentence's key terms (jieba tokens) found in its cited passages;
+# - share of a same-language sentence's key terms (jieba tokens) found in its cited passages:
+#   86 paraphrased answers vs. their gold chunk pass 97.7% at 0.6, verbatim sentences 100%,
+#   323 same-topic wrong passages only 10.2% (0.5 lets 25% through, 0.7 loses 6% of good ones);
 TERM_MIN = 0.6
-# - cosine (multilingual USE) of an English sentence with the closest sentence of its Chinese passages.
-CROSS_MIN = 0.35
+# - cosine (multilingual USE) of an English sentence with the closest sentence of its Chinese
+#   passages: 42 English questions vs. their gold chunk pass 86% at 0.30, 154 wrong passages 66%.
+#   The cross-lingual test is weak; it catches off-topic citations, the figures rule does the rest.
+CROSS_MIN = 0.30
 
 UNSUPPORTED_LABEL = {"zh": "[未获引文支持]", "en": "[unsupported]"}
 WARN = "⚠"

@@ -1,5 +1,6 @@
 """The real harness on the real question set with the default pipeline meets eval/thresholds.json;
-unusable question files are refused with the line and field named."""
+unusable question files are refused with the line and field named. The `settings` fixture
+(conftest.py) builds the index into a temporary folder when the project's own is missing or stale."""
 
 from __future__ import annotations
 
@@ -17,22 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
-def eval_settings(tmp_path_factory: pytest.TempPathFactory) -> rag.Settings:
-    """The default settings; the index is built into a temporary folder when the project's own
-    index is missing or was built with other settings."""
-    settings = rag.Settings.load()
-    try:
-        rag.load(settings)
-    except (rag.IndexNotFoundError, rag.IndexMismatchError):
-        settings = settings.with_(index_dir=tmp_path_factory.mktemp("index"))
-        rag.build_index(settings, progress=False)
-    return settings
-
-
-@pytest.fixture(scope="session")
-def run_dir(eval_settings: rag.Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def run_dir(settings: rag.Settings, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("eval-run")
-    harness.run_eval(harness.DEFAULT_QUESTIONS, k=5, out_dir=out, settings=eval_settings)
+    harness.run_eval(harness.DEFAULT_QUESTIONS, k=5, out_dir=out, settings=settings)
     return out
 
 
@@ -89,13 +77,13 @@ def test_the_harness_imports_only_the_front_door_of_rag() -> None:
                 pytest.fail(f"{path.name} imports a rag submodule; use `import rag`")
 
 
-def test_a_question_the_pipeline_refuses_is_a_failure_not_a_crash(eval_settings: rag.Settings, tmp_path: Path) -> None:
+def test_a_question_the_pipeline_refuses_is_a_failure_not_a_crash(settings: rag.Settings, tmp_path: Path) -> None:
     q = {"id": "zh-999", "lang": "zh", "question": "？？？", "gold_docs": ["000_0ea6e26401eae5d1"],
          "evidence": ["以阿里巴巴国际站成立为标志"], "answer_keys": [["阿里巴巴"]], "answerable": True,
          "multi_doc": False, "tags": ["factual"]}
     path = tmp_path / "odd.jsonl"
     path.write_text(json.dumps(q, ensure_ascii=False) + "\n", encoding="utf-8")
-    report = harness.run_eval(path, out_dir=tmp_path / "run", settings=eval_settings)
+    report = harness.run_eval(path, out_dir=tmp_path / "run", settings=settings)
     row = report["systems"]["rag"]["questions"][0]
     assert not row["passed"]
     assert row["failures"][0].startswith("error: ")
