@@ -258,10 +258,16 @@ class Extractive:
         wants_list = bool(_LIST_Q.search(query.text))
         limit, ratio = (5, 0.78) if wants_list else (3, 0.88)
         best = evidence[0].score
+        home = evidence[0].hit.chunk.doc_id
+        how_many = bool(_HOW_MANY.search(query.text))
         chosen: list[Evidence] = []
         for ev in evidence:
             if len(chosen) >= limit or ev.score < best * ratio:
                 break
+            if ev.hit.chunk.doc_id != home and ev.score < best * OTHER_PAPER_RATIO and not (
+                how_many and _states_figure(query.text, [ev.text])
+            ):
+                continue  # a second paper is quoted when it matches nearly as well, or gives its own figure
             if any(_near_duplicate(ev.text, c.text) for c in chosen):
                 continue
             chosen.append(ev)
@@ -270,6 +276,9 @@ class Extractive:
 
 
 MAX_LIST_ITEMS = 8
+# Quoting a second paper needs a sentence nearly as good as the best one: it keeps both sides
+# of a real disagreement (111 所 vs 58 所) and drops loosely related sentences from elsewhere.
+OTHER_PAPER_RATIO = 0.95
 
 
 def _heading_level(text: str) -> int | None:
