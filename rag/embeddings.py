@@ -190,16 +190,18 @@ def dense_encoder(settings: Settings) -> Encoder:
         return _CACHE[key]
 
 
-def bridge_encoder(settings: Settings) -> Encoder | None:
-    """The cross-lingual encoder, or None when turned off (RAG_BRIDGE_ENCODER=none)."""
+def bridge_encoder(settings: Settings, *, threads: int | None = None) -> Encoder | None:
+    """The cross-lingual encoder, or None when turned off (RAG_BRIDGE_ENCODER=none).
+    Questions use one thread: a single short text gains nothing from two, and on a busy
+    2-core machine two threads made query latency jump from ~5 ms to ~200 ms."""
     if settings.bridge_encoder in ("", "none", "off"):
         return None
     if settings.bridge_encoder != USE_ALIAS:
         raise ModelNotAvailableError(
             f"bridge_encoder={settings.bridge_encoder!r} is unknown; use {USE_ALIAS!r} or 'none'."
         )
-    key = ("use", USE_ALIAS)
+    key = ("use", f"{USE_ALIAS}/{threads}")
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = UniversalSentenceEncoder()
+            _CACHE[key] = UniversalSentenceEncoder(threads=threads)
         return _CACHE[key]

@@ -59,7 +59,7 @@ class Retriever:
 
     @cached_property
     def bridge(self) -> Encoder | None:
-        return bridge_encoder(self.settings) if "use" in self.data.vectors else None
+        return bridge_encoder(self.settings, threads=1) if "use" in self.data.vectors else None
 
     @cached_property
     def lexical(self) -> Lexical:
