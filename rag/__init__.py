@@ -14,7 +14,7 @@ from .errors import (
     ModelNotAvailableError,
     RagError,
 )
-from .types import Answer, Chunk, Citation, CleanPaper, Hit, Paper, page_label
+from .types import Answer, Chunk, Citation, CleanPaper, Hit, Paper, SentenceCheck, page_label
 
 __version__ = "0.1.0"
 
@@ -30,9 +30,11 @@ __all__ = [
     "Hit",
     "IndexMismatchError",
     "IndexNotFoundError",
+    "LLMSettings",
     "ModelNotAvailableError",
     "Paper",
     "RagError",
+    "SentenceCheck",
     "Settings",
     "__version__",
     "as_langchain_retriever",
@@ -41,6 +43,7 @@ __all__ = [
     "chunk_paper",
     "dense_encoder",
     "gbt7714",
+    "generate_answer",
     "load",
     "markdown_for_writing",
     "page_label",
@@ -48,6 +51,8 @@ __all__ = [
     "read_paper",
     "reference_list",
     "split_sentences",
+    "stream_answer",
+    "verify_answer",
 ]
 
 if TYPE_CHECKING:
@@ -55,6 +60,7 @@ if TYPE_CHECKING:
     from .chunking import chunk_paper, split_sentences
     from .cite import bibtex, gbt7714, markdown_for_writing, reference_list
     from .embeddings import dense_encoder
+    from .generate import LLMSettings, generate_answer, stream_answer, verify_answer
     from .indexing import BuildReport, build_index
     from .ingest import read_paper
     from .pipeline import Assistant, load
@@ -75,6 +81,10 @@ _LAZY = {
     "dense_encoder": "embeddings",
     "read_paper": "ingest",
     "provision_e5": "provision",
+    "LLMSettings": "generate",
+    "generate_answer": "generate",
+    "stream_answer": "generate",
+    "verify_answer": "generate",
 }
 
 

@@ -72,10 +72,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
     if not questions:
         raise rag.BadQuestionError('No question given. Usage: rag ask "你的问题" (or --questions FILE).')
     assistant = rag.load(_settings(args))
+    llm = rag.LLMSettings.load(backend=args.llm)
     status = 0
     for q in questions:
         try:
-            answer = assistant.ask(q)
+            answer = assistant.ask(q) if llm.backend == "extractive" else rag.generate_answer(assistant, q, settings=llm)
         except rag.BadQuestionError as exc:
             if not args.json:
                 raise
@@ -159,6 +160,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--no-bm25", action="store_true")
     p.add_argument("--no-dense", action="store_true")
+    p.add_argument(
+        "--llm", choices=["extractive", "openai", "llamacpp"],
+        help="answer back-end (default RAG_LLM or extractive); openai reads RAG_LLM_BASE_URL/MODEL/API_KEY",
+    )
     p = sub.add_parser("demo", help="build what is missing and answer a sample question")
     common(p)
     p.add_argument("question", nargs="?", default=SAMPLE_QUESTION)

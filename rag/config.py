@@ -33,7 +33,6 @@ class Settings:
     use_bm25: bool = True
     include_references: bool = False
     reranker: str | None = None
-    answer_mode: str = "extractive"
     max_question_chars: int = 2000
 
     @classmethod

@@ -125,6 +125,12 @@ class Assistant:
             }
         )
 
+    def _check(self, text: str, citations: tuple, lang: str) -> tuple:
+        """Sentence-by-sentence verification, the same test generated answers get."""
+        from .verify import verify
+
+        return verify(text, {c.n: c for c in citations}, question_lang=lang, bridge=self.retriever.bridge).sentences
+
     @cached_property
     def chain(self):  # noqa: ANN201 - a LangChain Runnable, imported lazily
         from .chain import answer_chain
@@ -154,6 +160,7 @@ class Assistant:
             chosen = chosen or self.extractive.select(query, evidence)
             answer_text, citations = compose(chosen, lang, self.data.papers)
             abstained = False
+        checks = self._check(answer_text, citations, lang) if not abstained else ()
         t2 = time.perf_counter()
         return Answer(
             question=asked,
@@ -164,6 +171,7 @@ class Assistant:
             passages=passages,
             timings_ms={"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000},
             standalone_question=text,
+            sentences=checks,
             notes=(
                 f"evidence={decision.best_sentence:.3f}",
                 f"similarity={decision.similarity:.3f}",

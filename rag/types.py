@@ -124,6 +124,19 @@ class Citation:
 
 
 @dataclass(frozen=True, slots=True)
+class SentenceCheck:
+    """The verdict on one sentence of an answer: its citations (final numbers) and why."""
+
+    text: str  # the sentence without its [n] markers
+    citations: tuple[int, ...]
+    supported: bool
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "citations": list(self.citations), "supported": self.supported, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     question: str
     answer: str
@@ -135,6 +148,7 @@ class Answer:
     mode: str = "extractive"
     standalone_question: str | None = None
     notes: tuple[str, ...] = ()
+    sentences: tuple[SentenceCheck, ...] = ()  # per-sentence citation verification
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON contract of `rag ask --json`, the UI and the eval harness."""
@@ -149,4 +163,5 @@ class Answer:
             "mode": self.mode,
             "standalone_question": self.standalone_question,
             "notes": list(self.notes),
+            "sentences": [c.to_dict() for c in self.sentences],
         }

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .answer import ABSTAIN, EN_LEAD
 from .chunking import language_of, split_sentences
 from .lexical import tokenize
-from .types import Citation
+from .types import Citation, SentenceCheck
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,10 +31,10 @@ __all__ = ["SentenceCheck", "Verified", "verify", "check_sentence", "numbers_of"
 # Measured with bench/calibrate_verify.py on eval/questions.jsonl (README, "Citation verification"):
 # - share of a same-language sentence's key terms (jieba tokens) found in its cited passages:
 #   86 paraphrased answers vs. their gold chunk pass 97.7% at 0.6, verbatim sentences 100%,
-#   323 same-topic wrong passages only 10.2% (0.5 lets 25% through, 0.7 loses 6% of good ones);
+#   324 same-topic wrong passages only 11% (0.5 lets 24% through, 0.7 loses 6% of good ones);
 TERM_MIN = 0.6
 # - cosine (multilingual USE) of an English sentence with the closest sentence of its Chinese
-#   passages: 42 English questions vs. their gold chunk pass 86% at 0.30, 154 wrong passages 66%.
+#   passages: 42 English questions vs. their gold chunk pass 86% at 0.30, 154 wrong passages 68%.
 #   The cross-lingual test is weak; it catches off-topic citations, the figures rule does the rest.
 CROSS_MIN = 0.30
 
@@ -43,23 +43,10 @@ WARN = "⚠"
 
 # [1], [1][2], [1, 2], [1-3], 【1】 (NFKC already turned ［１］ into [1]).
 _MARKER = re.compile(r"\s*[\[【]\s*(\d{1,3}(?:\s*[,，、\-–~]\s*\d{1,3})*)\s*[\]】]")
-_LIST_PREFIX = re.compile(r"^\s*(?:[-*•·]|\d{1,2}[.、)）]|[(（]?[一二三四五六七八九十]{1,3}[)）、])\s*")
+_LIST_PREFIX = re.compile(r"^\s*(?:[-*•·]|\d{1,2}(?:\.\d{1,2})*[.、)）]|[(（]?[一二三四五六七八九十]{1,3}[)）、])\s*")
 _FIGURE = re.compile(r"\d+(?:\.\d+)?")
 _THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
 _PUNCT = re.compile(r"[\W_]+")
-
-
-@dataclass(frozen=True, slots=True)
-class SentenceCheck:
-    """The verdict on one sentence of an answer: its citations (final numbers) and why."""
-
-    text: str  # the sentence without its [n] markers
-    citations: tuple[int, ...]
-    supported: bool
-    reason: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "citations": list(self.citations), "supported": self.supported, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -173,7 +160,7 @@ def _judge(s: _Sentence, passages: Mapping[int, Citation], bridge: Encoder | Non
     if _is_abstention(s.body):
         s.supported, s.reason = True, "abstention"
     elif not s.cited:
-        s.supported, s.reason = False, "no citation" if not s.removed else "no citation (only numbers that are not passages)"
+        s.supported, s.reason = False, "no citation" + (" (only numbers that are not passages)" if s.removed else "")
     else:
         s.supported, s.reason, s.best = check_sentence(s.body, [passages[n].text for n in s.cited], bridge, s.cited)
 
@@ -192,8 +179,9 @@ def check_sentence(
         score_of = _coverage_scorer(body)
         score, kind, threshold = term_coverage(body, cited), "key-term coverage", TERM_MIN
     else:
-        score_of = _cosine_scorer(body, [x for p in parts.values() for x in p], bridge)
-        score, kind, threshold = max(map(score_of, (x for p in parts.values() for x in p)), default=0.0), "similarity", CROSS_MIN
+        candidates = [x for p in parts.values() for x in p]
+        score_of = _cosine_scorer(body, candidates, bridge)
+        score, kind, threshold = max(map(score_of, candidates), default=0.0), "similarity", CROSS_MIN
     best = {n: max(p, key=score_of) for n, p in parts.items()}
     if missing:
         return False, f"figure {', '.join(missing)} not in the cited passage(s)", best
@@ -241,8 +229,10 @@ def _cosine_scorer(sentence: str, candidates: list[str], bridge: Encoder):  # no
 
 def _is_abstention(text: str) -> bool:
     plain = _PUNCT.sub("", unicodedata.normalize("NFKC", text)).lower()
-    return bool(plain) and any(_PUNCT.sub("", p).lower() in plain for p in ABSTAIN.values()) and not re.search(
-        r"\[\d{1,3}\]", text
+    return (
+        bool(plain)
+        and any(_PUNCT.sub("", p).lower() in plain for p in ABSTAIN.values())
+        and not re.search(r"\[\d{1,3}\]", text)
     )
 
 
@@ -255,12 +245,16 @@ def _render(shown: list[_Sentence], numbers: dict[int, int], lang: str, lead: st
         if not s.supported:
             piece = f"{WARN} {piece} {UNSUPPORTED_LABEL.get(lang, UNSUPPORTED_LABEL['en'])}"
         lines.setdefault(s.line, []).append(piece)
-    # A marked sentence is set off by spaces, even between Chinese sentences.
-    body = "\n".join(
-        "".join(p if i == 0 else (" " if WARN in p or WARN in parts[i - 1] else joiner) + p for i, p in enumerate(parts))
-        for _, parts in sorted(lines.items())
-    )
+    body = "\n".join(_join(parts, joiner) for _, parts in sorted(lines.items()))
     return f"{lead} {body}".strip() if lead else body
+
+
+def _join(parts: list[str], joiner: str) -> str:
+    """Sentences of one line; a marked sentence is set off by spaces, even in Chinese."""
+    out = parts[0]
+    for before, piece in zip(parts, parts[1:], strict=False):
+        out += (" " if WARN in before or WARN in piece else joiner) + piece
+    return out
 
 
 def _range(passages: Mapping[int, Citation]) -> str:
