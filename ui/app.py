@@ -35,6 +35,20 @@ EXAMPLES = [
     "跨境电商物流面临哪些问题？",
     "Of how many countries and regions is China the main trading partner?",
 ]
+GENERATED = "generated"
+
+
+def answer_modes() -> list[str]:
+    """Extractive always; generated when a language model is configured (RAG_LLM)."""
+    import rag
+
+    try:
+        backend = rag.LLMSettings.load().backend
+    except rag.RagError:
+        backend = "extractive"
+    return ["extractive"] if backend == "extractive" else ["extractive", GENERATED]
+
+
 WORKING = '<div class="rag-working">正在检索… Searching the papers…</div>'
 UNEXPECTED = (
     "处理这个问题时发生了意外错误，已记录在服务器日志中；请换个问法再试。 "
@@ -170,7 +184,18 @@ class _Handlers:
         request = {"k": int(k), "mode": mode, "doc_ids": list(doc_ids or []), "history": history}
         assistant = self.ref.get()
         try:
-            answer = assistant.ask(question, k=int(k), doc_ids=doc_ids or None, history=history)
+            if mode == GENERATED:
+                answer = None
+                for piece in self._stream(assistant, question, int(k), doc_ids, history):
+                    if isinstance(piece, str):  # the model's draft, token by token
+                        chat[-1] = {"role": "assistant", "content": render.draft_message(piece)}
+                        yield gr.skip(), chat, gr.skip(), gr.skip(), gr.skip()
+                    else:
+                        answer = piece
+                if answer is None:
+                    raise RuntimeError("the generator returned no answer")
+            else:
+                answer = assistant.ask(question, k=int(k), doc_ids=doc_ids or None, history=history)
         except Exception as exc:  # noqa: BLE001 - the app keeps working after any error
             chat[-1] = {"role": "assistant", "content": render.error_message(_user_message(exc))}
             turns = [*turns, {"mid": mid, "question": question, "request": request, "error": str(exc)}]
@@ -183,6 +208,18 @@ class _Handlers:
         record = exchange_record(turn, history, assistant.settings)
         path.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
         yield "", chat, turns, render.sources_panel(turns), gr.DownloadButton(value=str(path), visible=True)
+
+    def _stream(self, assistant: Any, question: str, k: int, doc_ids: list[str] | None, history: list[str]):  # noqa: ANN202
+        """Draft text so far (str) as tokens arrive, then the verified Answer."""
+        import rag
+
+        draft = ""
+        for piece in rag.stream_answer(assistant, question, k=k, doc_ids=doc_ids or None, history=history):
+            if isinstance(piece, str):
+                draft += piece
+                yield draft
+            else:
+                yield piece
 
     def for_writing(self, turns: list) -> str:
         answered = [t for t in turns if t.get("obj") is not None]
@@ -285,7 +322,10 @@ def _chat_tab(assistant: rag.Assistant) -> SimpleNamespace:
     with gr.Accordion("设置 Settings", open=False, elem_id="rag-settings"):
         k_default = min(max(int(getattr(assistant.settings, "k", 5)), 1), 10)
         c.k = gr.Slider(1, 10, value=k_default, step=1, label="检索段落数 Passages (k)")
-        c.mode = gr.Dropdown(["extractive"], value="extractive", label="回答方式 Answer mode")
+        modes = answer_modes()
+        c.mode = gr.Dropdown(
+            modes, value=modes[-1], label="回答方式 Answer mode (generated: RAG_LLM is set; sentences are verified)"
+        )
         c.papers = gr.CheckboxGroup(
             render.paper_choices(assistant.papers),
             value=[],

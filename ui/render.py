@@ -171,3 +171,8 @@ def library_rows(papers: Iterable[Any], counts: Mapping[str, int]) -> list[list[
 def paper_choices(papers: Iterable[Any]) -> list[tuple[str, str]]:
     """(label, doc_id) pairs for the "restrict to papers" checkboxes."""
     return [(display_title(p.title, p.doc_id), p.doc_id) for p in papers]
+
+
+def draft_message(text: str) -> str:
+    """A generated answer while it streams: plain, escaped text; citations come at the end."""
+    return f'<div class="rag-draft">{html.escape(text)}<span class="rag-working"> …</span></div>'
