@@ -36,7 +36,9 @@ def cold(runs: int) -> list[float]:
         start = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "rag.cli", "ask", "中国已成为多少个国家和地区的主要贸易伙伴？"],
-            cwd=ROOT, check=True, capture_output=True,
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
         )
         times.append(time.perf_counter() - start)
     return times
@@ -59,7 +61,9 @@ def index_time() -> float:
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, RAG_INDEX_DIR=tmp)
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "rag.cli", "index", "--rebuild"], cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "rag.cli", "index", "--rebuild"], cwd=ROOT, env=env, check=True, capture_output=True
+        )
         return time.perf_counter() - start
 
 
@@ -74,7 +78,10 @@ def main() -> int:
     times = cold(args.cold_runs)
     print(f"cold `rag ask` (process start to answer): median {statistics.median(times):.2f} s over {len(times)} runs")
     retrieve, total, peak = warm()
-    print(f"warm retrieval ({len(retrieve)} questions): p50 {percentile(retrieve, 50):.1f} ms, p95 {percentile(retrieve, 95):.1f} ms")
+    print(
+        f"warm retrieval ({len(retrieve)} questions): "
+        f"p50 {percentile(retrieve, 50):.1f} ms, p95 {percentile(retrieve, 95):.1f} ms"
+    )
     print(f"warm full answer: p50 {percentile(total, 50):.1f} ms, p95 {percentile(total, 95):.1f} ms")
     print(f"peak memory of the warm process: {peak:.0f} MB")
     return 0

@@ -34,8 +34,16 @@ class NaiveBaseline:
         """Top-k passages as passage dicts (n = rank), best first."""
         scores, ids = self.index.search(self.encoder.encode_queries([question]), min(k, len(self.passages)))
         return [
-            {**self.passages[i], "n": rank, "score": float(s), "sentence": "", "title": "", "section": None,
-             "page": None, "doi": None}
+            {
+                **self.passages[i],
+                "n": rank,
+                "score": float(s),
+                "sentence": "",
+                "title": "",
+                "section": None,
+                "page": None,
+                "doi": None,
+            }
             for rank, (s, i) in enumerate(zip(scores[0], ids[0], strict=True), 1)
             if i >= 0
         ]

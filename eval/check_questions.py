@@ -17,6 +17,7 @@ Checks:
 Usage: python eval/check_questions.py [questions.jsonl] [corpus_dir]
 Exits 1 if any problem is found.
 """
+
 import json
 import os
 import re
@@ -29,12 +30,17 @@ DEFAULT_Q = os.path.join(HERE, "questions.jsonl")
 DEFAULT_CORPUS = "/work/shared/corpus"
 
 REQUIRED = {
-    "id": str, "lang": str, "question": str, "gold_docs": list,
-    "evidence": list, "answer_keys": list, "answerable": bool,
-    "multi_doc": bool, "tags": list,
+    "id": str,
+    "lang": str,
+    "question": str,
+    "gold_docs": list,
+    "evidence": list,
+    "answer_keys": list,
+    "answerable": bool,
+    "multi_doc": bool,
+    "tags": list,
 }
-ALLOWED_TAGS = {"factual", "list", "why", "how", "abstract", "multi_doc",
-                "conflict", "unanswerable"}
+ALLOWED_TAGS = {"factual", "list", "why", "how", "abstract", "multi_doc", "conflict", "unanswerable"}
 
 
 def norm(s):
@@ -100,8 +106,9 @@ def main():
         for k in ("gold_docs", "evidence"):
             if not all(isinstance(x, str) and x.strip() for x in q[k]):
                 p(f"{k} must be non-empty strings")
-        if not all(isinstance(g, list) and g and all(isinstance(a, str) and a.strip() for a in g)
-                   for g in q["answer_keys"]):
+        if not all(
+            isinstance(g, list) and g and all(isinstance(a, str) and a.strip() for a in g) for g in q["answer_keys"]
+        ):
             p("answer_keys must be a list of non-empty lists of strings")
             continue
 
@@ -152,8 +159,7 @@ def main():
             if unc:
                 p(f"no evidence span from gold doc(s) {unc}")
         for g in q["answer_keys"]:
-            if not any(norm(a).lower() in docs_lower[d]
-                       for a in g for d in q["gold_docs"]):
+            if not any(norm(a).lower() in docs_lower[d] for a in g for d in q["gold_docs"]):
                 p(f"answer key group not found in any gold doc: {g}")
 
     if n == 0:

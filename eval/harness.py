@@ -88,9 +88,7 @@ def _run_naive(settings: rag.Settings, questions: list[dict[str, Any]], k: int) 
     return result
 
 
-def _run_system(
-    label: str, questions: list[dict[str, Any]], k: int, ask: AskFn, rank: RankFn | None
-) -> dict[str, Any]:
+def _run_system(label: str, questions: list[dict[str, Any]], k: int, ask: AskFn, rank: RankFn | None) -> dict[str, Any]:
     """Ask every question; keep the metrics and one compact row per question."""
     records, rows = [], []
     t0 = time.perf_counter()
@@ -106,8 +104,12 @@ def _run_system(
         records.append(record)
         rows.append(_row(record, k, error))
     logger.info("%s: %d questions in %.1f s", label, len(questions), time.perf_counter() - t0)
-    return {"label": label, "metrics": metrics.compute_breakdown(records, k), "questions": rows,
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        "label": label,
+        "metrics": metrics.compute_breakdown(records, k),
+        "questions": rows,
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def _row(record: dict[str, Any], k: int, error: str | None) -> dict[str, Any]:
@@ -125,8 +127,10 @@ def _row(record: dict[str, Any], k: int, error: str | None) -> dict[str, Any]:
         "answer": a.get("answer", ""),
         "abstained": bool(a.get("abstained")),
         "citations": [{key: c.get(key) for key in ("n", "doc_id", "key")} for c in a.get("citations", [])],
-        "top": [{"key": p.get("key"), "doc_id": p.get("doc_id"), "snippet": _snippet(p.get("text", ""))}
-                for p in a.get("passages", [])[:k]],
+        "top": [
+            {"key": p.get("key"), "doc_id": p.get("doc_id"), "snippet": _snippet(p.get("text", ""))}
+            for p in a.get("passages", [])[:k]
+        ],
         "timings_ms": a.get("timings_ms", {}),
     }
 
@@ -167,8 +171,14 @@ def _plain(value: Any) -> Any:
 
 def _git_commit() -> str | None:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=EVAL_DIR, capture_output=True, text=True,
-                             timeout=10, check=True)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=EVAL_DIR,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     dirty = subprocess.run(["git", "status", "--porcelain"], cwd=EVAL_DIR, capture_output=True, text=True, timeout=10)
@@ -208,8 +218,11 @@ def load_thresholds(path: Path | str) -> dict[str, float]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise rag.RagError(f"Cannot read thresholds from {path} ({exc}).") from None
-    bad = [k for k, v in data.items() if not isinstance(v, int | float) or isinstance(v, bool)] if isinstance(
-        data, dict) else ["<the file is not a JSON object>"]
+    bad = (
+        [k for k, v in data.items() if not isinstance(v, int | float) or isinstance(v, bool)]
+        if isinstance(data, dict)
+        else ["<the file is not a JSON object>"]
+    )
     if bad:
         raise rag.RagError(f"{path}: thresholds must be a flat map of numbers; bad entries: {', '.join(bad)}")
     return {k: float(v) for k, v in data.items()}
@@ -234,8 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("eval").setLevel(logging.INFO)
     try:
         thresholds = load_thresholds(args.thresholds) if args.gate else {}
-        report = run_eval(args.questions, k=args.k, out_dir=args.out, baselines=args.baselines,
-                          settings=rag.Settings.load(k=args.k))
+        report = run_eval(
+            args.questions, k=args.k, out_dir=args.out, baselines=args.baselines, settings=rag.Settings.load(k=args.k)
+        )
     except rag.RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

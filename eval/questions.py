@@ -95,8 +95,11 @@ def _answerable_problems(q: dict[str, Any]) -> list[str]:
         if q["gold_docs"] or q["evidence"] or q["answer_keys"]:
             return ["field 'answerable' is false but gold_docs/evidence/answer_keys are not empty"]
         return []
-    problems = [f"field {name!r} is empty on an answerable question"
-                for name in ("gold_docs", "evidence", "answer_keys") if not q[name]]
+    problems = [
+        f"field {name!r} is empty on an answerable question"
+        for name in ("gold_docs", "evidence", "answer_keys")
+        if not q[name]
+    ]
     if q["multi_doc"] and len(q["gold_docs"]) < 2:
         problems.append("field 'multi_doc' is true but fewer than 2 gold_docs are listed")
     return problems

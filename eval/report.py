@@ -21,9 +21,18 @@ LABELS = {
     "marker_resolution": "[n] markers resolve",
     "sentence_supported": "sentences supported",
 }
-SYSTEM_METRICS = ["hit_at_1", "hit_at_k", "mrr_at_10", "multi_doc_gold_share", "answer_accuracy",
-                  "false_abstention_rate", "unanswerable_abstention_rate", "evidence_support",
-                  "latency_total_p50", "latency_total_p95"]
+SYSTEM_METRICS = [
+    "hit_at_1",
+    "hit_at_k",
+    "mrr_at_10",
+    "multi_doc_gold_share",
+    "answer_accuracy",
+    "false_abstention_rate",
+    "unanswerable_abstention_rate",
+    "evidence_support",
+    "latency_total_p50",
+    "latency_total_p95",
+]
 TAG_METRICS = ["n", "hit_at_k", "mrr_at_10", "answer_accuracy", "evidence_support", "unanswerable_abstention_rate"]
 DIFF_GROUPS = ("overall", "zh", "en")
 DIFF_LATENCY = ("overall.latency_total_p50", "overall.latency_total_p95")  # the rest is noise between runs
@@ -35,8 +44,9 @@ def diff_reports(new: dict[str, Any], old: dict[str, Any], main: str) -> dict[st
     changes: dict[str, dict[str, list[Any]]] = {}
     for system in new["systems"].keys() & old.get("systems", {}).keys():
         a, b = (flatten(r["systems"][system]["metrics"]) for r in (old, new))
-        changes[system] = {name: [a.get(name), value] for name, value in b.items() if _diffable(name)
-                           and a.get(name) != value}
+        changes[system] = {
+            name: [a.get(name), value] for name, value in b.items() if _diffable(name) and a.get(name) != value
+        }
     before = {r["id"]: r for r in old.get("systems", {}).get(main, {}).get("questions", [])}
     after = {r["id"]: r for r in new["systems"][main]["questions"]}
     both = [i for i in after if i in before]
@@ -64,8 +74,12 @@ def _keys(row: dict[str, Any]) -> list[str]:
 
 def _topk_change(qid: str, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     old, new = _keys(before), _keys(after)
-    return {"id": qid, "removed": [k for k in old if k not in new], "added": [k for k in new if k not in old],
-            "reordered": set(old) == set(new)}
+    return {
+        "id": qid,
+        "removed": [k for k in old if k not in new],
+        "added": [k for k in new if k not in old],
+        "reordered": set(old) == set(new),
+    }
 
 
 def render_summary(report: dict[str, Any], main: str) -> str:
@@ -81,39 +95,55 @@ def render_summary(report: dict[str, Any], main: str) -> str:
 
 def _header(meta: dict[str, Any]) -> str:
     s = meta["settings"]
-    return "\n".join([
-        f"# Eval run {meta['finished']}",
-        "",
-        f"- commit `{meta['git_commit']}`, rag {meta['rag_version']}, {meta['seconds']} s",
-        f"- questions: {meta['n_questions']} from `{meta['questions_path']}` (sha256 {meta['questions_sha256']})",
-        f"- k={meta['k']}; embedder `{s.get('embedder')}`, bridge `{s.get('bridge_encoder')}`; "
-        f"chunks {s.get('chunk_chars')}/{s.get('chunk_overlap')} chars; dense={s.get('use_dense')}, "
-        f"bm25={s.get('use_bm25')}; answer mode `{s.get('answer_mode', 'extractive')}`; reranker `{s.get('reranker')}`",
-    ])
+    return "\n".join(
+        [
+            f"# Eval run {meta['finished']}",
+            "",
+            f"- commit `{meta['git_commit']}`, rag {meta['rag_version']}, {meta['seconds']} s",
+            f"- questions: {meta['n_questions']} from `{meta['questions_path']}` (sha256 {meta['questions_sha256']})",
+            f"- k={meta['k']}; embedder `{s.get('embedder')}`, bridge `{s.get('bridge_encoder')}`; "
+            f"chunks {s.get('chunk_chars')}/{s.get('chunk_overlap')} chars; dense={s.get('use_dense')}, "
+            f"bm25={s.get('use_bm25')}; answer mode `{s.get('answer_mode', 'extractive')}`; "
+            f"reranker `{s.get('reranker')}`",
+        ]
+    )
 
 
 def _metrics_table(system: dict[str, Any]) -> str:
     m = system["metrics"]
     groups = [g for g in DIFF_GROUPS if g in m]
     names = [n for n in m["overall"] if n != "n_answerable"]
-    lines = [f"## Metrics: {system['label']}", "", "| metric | " + " | ".join(groups) + " |",
-             "|---|" + "---:|" * len(groups)]
+    lines = [
+        f"## Metrics: {system['label']}",
+        "",
+        "| metric | " + " | ".join(groups) + " |",
+        "|---|" + "---:|" * len(groups),
+    ]
     lines += [f"| {_label(n)} | " + " | ".join(_fmt(m[g].get(n), n) for g in groups) + " |" for n in names]
     return "\n".join(lines)
 
 
 def _tag_table(system: dict[str, Any]) -> str:
     tags = sorted(g for g in system["metrics"] if g.startswith("tag:"))
-    lines = ["## By tag", "", "| tag | " + " | ".join(_label(n) for n in TAG_METRICS) + " |",
-             "|---|" + "---:|" * len(TAG_METRICS)]
-    lines += [f"| {t[4:]} | " + " | ".join(_fmt(system["metrics"][t].get(n), n) for n in TAG_METRICS) + " |"
-              for t in tags]
+    lines = [
+        "## By tag",
+        "",
+        "| tag | " + " | ".join(_label(n) for n in TAG_METRICS) + " |",
+        "|---|" + "---:|" * len(TAG_METRICS),
+    ]
+    lines += [
+        f"| {t[4:]} | " + " | ".join(_fmt(system["metrics"][t].get(n), n) for n in TAG_METRICS) + " |" for t in tags
+    ]
     return "\n".join(lines)
 
 
 def _systems_table(systems: dict[str, Any]) -> str:
-    lines = ["## Baselines (overall, then per language)", "",
-             "| metric | " + " | ".join(s["label"] for s in systems.values()) + " |", "|---|" + "---:|" * len(systems)]
+    lines = [
+        "## Baselines (overall, then per language)",
+        "",
+        "| metric | " + " | ".join(s["label"] for s in systems.values()) + " |",
+        "|---|" + "---:|" * len(systems),
+    ]
     per_lang = [(g, n) for g in ("zh", "en") for n in ("hit_at_k", "answer_accuracy")]
     rows = [("overall", n) for n in SYSTEM_METRICS] + per_lang
     for group, name in rows:
@@ -139,12 +169,19 @@ def _diff_section(diff: dict[str, Any], main: str) -> str:
             lines.append(f"| {name} | {_fmt(old, metric)} | {_fmt(new, metric)} | {delta} |")
     else:
         lines.append("No metric of the main system changed.")
-    lines += ["", f"- newly passing ({len(diff['newly_passing'])}): {', '.join(diff['newly_passing']) or '–'}",
-              f"- newly failing ({len(diff['newly_failing'])}): {', '.join(diff['newly_failing']) or '–'}",
-              f"- top-k chunk keys changed for {len(diff['topk_changed'])} question(s)"]
+    lines += [
+        "",
+        f"- newly passing ({len(diff['newly_passing'])}): {', '.join(diff['newly_passing']) or '–'}",
+        f"- newly failing ({len(diff['newly_failing'])}): {', '.join(diff['newly_failing']) or '–'}",
+        f"- top-k chunk keys changed for {len(diff['topk_changed'])} question(s)",
+    ]
     for c in diff["topk_changed"][:40]:
-        what = "reordered" if c["reordered"] else f"-{len(c['removed'])} +{len(c['added'])}: " + ", ".join(
-            [f"-`{k}`" for k in c["removed"]] + [f"+`{k}`" for k in c["added"]])
+        what = (
+            "reordered"
+            if c["reordered"]
+            else f"-{len(c['removed'])} +{len(c['added'])}: "
+            + ", ".join([f"-`{k}`" for k in c["removed"]] + [f"+`{k}`" for k in c["added"]])
+        )
         lines.append(f"  - {c['id']}: {what}")
     for key in ("added_questions", "dropped_questions"):
         if diff.get(key):
@@ -154,8 +191,12 @@ def _diff_section(diff: dict[str, Any], main: str) -> str:
 
 def _failure_table(system: dict[str, Any]) -> str:
     failed = [r for r in system["questions"] if not r["passed"]]
-    lines = [f"## Failures: {system['label']} ({len(failed)} of {len(system['questions'])})", "",
-             "| id | question | what failed | top passages |", "|---|---|---|---|"]
+    lines = [
+        f"## Failures: {system['label']} ({len(failed)} of {len(system['questions'])})",
+        "",
+        "| id | question | what failed | top passages |",
+        "|---|---|---|---|",
+    ]
     for r in failed:
         top = "<br>".join(f"`{p['key']}` {p['snippet']}" for p in r["top"][:3])
         lines.append(f"| {r['id']} | {_cell(r['question'])} | {_cell('; '.join(r['failures']))} | {_cell(top)} |")
@@ -170,7 +211,7 @@ def _fmt_delta(old: Any, new: Any, name: str) -> str:
 
 def _label(name: str) -> str:
     if name.startswith("latency_"):
-        stage, pct = name[len("latency_"):].rsplit("_", 1)
+        stage, pct = name[len("latency_") :].rsplit("_", 1)
         return f"latency {stage} {pct} (ms)"
     return LABELS.get(name, name)
 

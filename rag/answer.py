@@ -18,8 +18,6 @@ from .store import IndexData
 from .types import Citation, Hit
 
 if TYPE_CHECKING:
-    import numpy as np
-
     from .embeddings import Encoder
     from .retrieve import Query
 
@@ -29,8 +27,14 @@ ABSTAIN = {
 }
 EN_LEAD = "From the papers (quoted in their original language):"
 
-_LIST_Q = re.compile(r"(哪些|哪几|几个方面|几点|有什么|包括|举措|措施|对策|建议|列举|what are|which|list|name the|measures|ways)", re.I)
-_QUANT_Q = re.compile(r"(多少|几|比例|占比|规模|增长|增速|百分|how (many|much|large|big)|what (share|percentage|proportion)|rate|growth|volume|size)", re.I)
+_LIST_Q = re.compile(
+    r"(哪些|哪几|几个方面|几点|有什么|包括|举措|措施|对策|建议|列举|what are|which|list|name the|measures|ways)", re.I
+)
+_QUANT_Q = re.compile(
+    r"(多少|几|比例|占比|规模|增长|增速|百分|how (many|much|large|big)|"
+    r"what (share|percentage|proportion)|rate|growth|volume|size)",
+    re.I,
+)
 _DIGIT = re.compile(r"\d")
 _TOP_HEADING = re.compile(r"^\d{1,2}\.\s*\S{1,40}$")
 _ANY_HEADING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.|[(（][一二三四五六七八九十]{1,3}[)）])\s*\S[^。！？]{0,40}$")
@@ -71,7 +75,11 @@ _YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
 _EN_NAME = re.compile(r"(?<!^)(?<![.?!] )\b([A-Z][A-Za-z]+|[A-Z]{2,})\b")
 NAME_BRIDGE_MIN_SIM = 0.65  # "Shenzhen" -> 深圳 0.81, "Brazil" -> 国 0.55 (not a translation)
 _COMMON_NAMES = {"china", "chinese", "rcep", "wto", "b2b", "b2c", "c2c", "ai", "the", "what", "which", "how", "why"}
-_HOW_MANY = re.compile(r"(多少|几个|几家|几所|几年|比例|占比|百分之|增速|how many|how much|what share|what percentage|what proportion|what was the value|growth rate)", re.I)
+_HOW_MANY = re.compile(
+    r"(多少|几个|几家|几所|几年|比例|占比|百分之|增速|how many|how much|what share|what percentage|"
+    r"what proportion|what was the value|growth rate)",
+    re.I,
+)
 
 
 class Extractive:
@@ -231,7 +239,7 @@ class Extractive:
         docs = list(dict.fromkeys(h.chunk.doc_id for h in hits[:3]))
         for doc in docs:
             heads = self._outline.get(doc, [])
-            for i, (start, _end, level, text, _ci) in enumerate(heads):
+            for i, (start, _end, _level, text, _ci) in enumerate(heads):
                 children = _children(heads, i)
                 row = row_of.get((doc, start))
                 if len(children) < 2 or row is None:
@@ -264,8 +272,10 @@ class Extractive:
         for ev in evidence:
             if len(chosen) >= limit or ev.score < best * ratio:
                 break
-            if ev.hit.chunk.doc_id != home and ev.score < best * OTHER_PAPER_RATIO and not (
-                how_many and _states_figure(query.text, [ev.text])
+            if (
+                ev.hit.chunk.doc_id != home
+                and ev.score < best * OTHER_PAPER_RATIO
+                and not (how_many and _states_figure(query.text, [ev.text]))
             ):
                 continue  # a second paper is quoted when it matches nearly as well, or gives its own figure
             if any(_near_duplicate(ev.text, c.text) for c in chosen):
@@ -342,9 +352,7 @@ def _near_duplicate(a: str, b: str) -> bool:
     return a2 in b2 or b2 in a2
 
 
-def compose(
-    chosen: list[Evidence], lang: str, papers: dict
-) -> tuple[str, tuple[Citation, ...]]:
+def compose(chosen: list[Evidence], lang: str, papers: dict) -> tuple[str, tuple[Citation, ...]]:
     """Answer text with [n] markers and the citations, numbered by first use."""
     numbers: dict[str, int] = {}
     cited: dict[int, list[str]] = defaultdict(list)

@@ -25,9 +25,7 @@ def as_langchain_retriever(assistant: Assistant, k: int | None = None) -> Any:
     class RagRetriever(BaseRetriever):
         top_k: int = k or assistant.settings.k
 
-        def _get_relevant_documents(
-            self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-        ) -> list[Document]:
+        def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
             hits = assistant.retrieve(query, self.top_k)
             return [
                 Document(

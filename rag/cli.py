@@ -27,7 +27,9 @@ def _settings(args: argparse.Namespace) -> rag.Settings:
 
 def cmd_models(args: argparse.Namespace) -> int:
     settings = rag.Settings.load()
-    path = rag.provision_e5(Path(args.dest) if args.dest else settings.models_dir / "multilingual-e5-small", force=args.force)
+    path = rag.provision_e5(
+        Path(args.dest) if args.dest else settings.models_dir / "multilingual-e5-small", force=args.force
+    )
     print(f"embedder ready: {path}")
     return 0
 
@@ -43,7 +45,10 @@ def cmd_index(args: argparse.Namespace) -> int:
 
 
 def _ensure_models(settings: rag.Settings) -> None:
-    if settings.embedder == "e5-small" and not (settings.models_dir / "multilingual-e5-small" / "provenance.json").exists():
+    if (
+        settings.embedder == "e5-small"
+        and not (settings.models_dir / "multilingual-e5-small" / "provenance.json").exists()
+    ):
         print("provisioning the offline embedder (once) ...", file=sys.stderr)
         rag.provision_e5(settings.models_dir / "multilingual-e5-small")
 
@@ -59,7 +64,7 @@ def _read_questions(path: str) -> list[str]:
             try:
                 out.append(str(json.loads(line)["question"]))
             except (json.JSONDecodeError, KeyError) as exc:
-                raise rag.RagError(f"{path}: a JSON line needs a \"question\" field ({exc}): {line[:80]}") from exc
+                raise rag.RagError(f'{path}: a JSON line needs a "question" field ({exc}): {line[:80]}') from exc
         else:
             out.append(line)
     return out
@@ -76,7 +81,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     status = 0
     for q in questions:
         try:
-            answer = assistant.ask(q) if llm.backend == "extractive" else rag.generate_answer(assistant, q, settings=llm)
+            answer = (
+                assistant.ask(q) if llm.backend == "extractive" else rag.generate_answer(assistant, q, settings=llm)
+            )
         except rag.BadQuestionError as exc:
             if not args.json:
                 raise
@@ -93,7 +100,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def format_answer(answer: rag.Answer) -> str:
     lines = [answer.answer, ""]
     if answer.abstained:
-        lines.append("Closest passages (related, not sources):" if answer.language == "en" else "最接近的段落（仅供参考，并非出处）：")
+        lines.append(
+            "Closest passages (related, not sources):"
+            if answer.language == "en"
+            else "最接近的段落（仅供参考，并非出处）："
+        )
         items = answer.passages[:3]
     else:
         lines.append("References:" if answer.language == "en" else "参考出处：")
@@ -155,13 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer questions with numbered citations")
     common(p)
     p.add_argument("question", nargs="*")
-    p.add_argument("--questions", help="file with one question per line, or JSON lines with a question field; - for stdin")
+    p.add_argument(
+        "--questions", help="file with one question per line, or JSON lines with a question field; - for stdin"
+    )
     p.add_argument("--json", action="store_true", help="one JSON object per question per line")
     p.add_argument("--k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--no-bm25", action="store_true")
     p.add_argument("--no-dense", action="store_true")
     p.add_argument(
-        "--llm", choices=["extractive", "openai", "llamacpp"],
+        "--llm",
+        choices=["extractive", "openai", "llamacpp"],
         help="answer back-end (default RAG_LLM or extractive); openai reads RAG_LLM_BASE_URL/MODEL/API_KEY",
     )
     p = sub.add_parser("demo", help="build what is missing and answer a sample question")

@@ -60,7 +60,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool | N
     started = time.perf_counter()
     progress = sys.stderr.isatty() if progress is None else progress
     old = None if rebuild else _reusable(settings)
-    old_files: dict[str, str] = (old.manifest.get("files", {}) if old else {})
+    old_files: dict[str, str] = old.manifest.get("files", {}) if old else {}
     catalog = load_catalog(settings.corpus_dir)
     kept: dict[str, tuple[Paper, list[int]]] = {}  # doc_id -> (paper, old chunk indices)
     fresh: list[tuple[Paper, list[Chunk]]] = []
@@ -69,7 +69,12 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool | N
     for path in corpus_files(settings.corpus_dir):
         sha = file_sha256(path)
         doc_id = path.stem
-        if old and old_files.get(path.name) == sha and doc_id in old_by_doc and not _catalog_changed(old, doc_id, catalog):
+        if (
+            old
+            and old_files.get(path.name) == sha
+            and doc_id in old_by_doc
+            and not _catalog_changed(old, doc_id, catalog)
+        ):
             kept[doc_id] = (old.papers[doc_id], old_by_doc[doc_id])
             report["unchanged"].append(path.name)
             continue
@@ -161,7 +166,9 @@ def _assemble(
     vectors: dict[str, np.ndarray] = {}
     for slot, encoder in encoders.items():
         t = time.perf_counter()
-        fresh_vecs = encoder.encode_passages([embed_text(c) for c in new_chunks], progress=progress) if new_chunks else None
+        fresh_vecs = (
+            encoder.encode_passages([embed_text(c) for c in new_chunks], progress=progress) if new_chunks else None
+        )
         parts = [old.vectors[slot][old_rows]] if old and old_rows else []
         if fresh_vecs is not None:
             parts.append(fresh_vecs)

@@ -40,7 +40,7 @@ _SPECIAL = {
     "参考文献": "references",
     "references": "references",
 }
-_SENTENCE_END = tuple("。！？!?.；;”\"」)）]")
+_SENTENCE_END = tuple('。！？!?.；;”"」)）]')
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _LATIN_END = re.compile(r"[A-Za-z0-9%,.;:)\]]$")
 _LATIN_START = re.compile(r"^[A-Za-z0-9(\[]")

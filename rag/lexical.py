@@ -76,7 +76,9 @@ class Lexical:
 
 _NAME_TAGS = frozenset({"ns", "nr", "nt", "nz", "nrt", "nrfg", "eng"})
 # Words jieba sometimes tags as names but that a question uses generically.
-_GENERIC_NAMES = frozenset("中国 我国 国家 全球 世界 国际 跨境 电商 论文 文章 本文 作者 文中 城市 地区 企业 平台".split())
+_GENERIC_NAMES = frozenset(
+    "中国 我国 国家 全球 世界 国际 跨境 电商 论文 文章 本文 作者 文中 城市 地区 企业 平台".split()
+)
 
 
 def named_terms(text: str) -> list[str]:

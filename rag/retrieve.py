@@ -168,7 +168,6 @@ class Retriever:
             timings["search"] = (time.perf_counter() - t) * 1000
         return hits
 
-
     def fuse(self, lang: str, legs: dict[str, np.ndarray], allowed: np.ndarray) -> np.ndarray:
         """Weighted reciprocal-rank fusion. For English questions each leg ranks the Chinese and
         the English chunks separately, so the abstracts' language match does not push the body

@@ -105,9 +105,20 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None, corpus_d
         vocab = tuple(_read_jsonl(gen / "vocab.jsonl")) if vocab_path.exists() else ()
         vocab_vectors = np.load(vocab_path, allow_pickle=False) if vocab_path.exists() else None
     except (OSError, ValueError, TypeError, KeyError) as exc:
-        raise RagError(f"The index in {gen}/ is incomplete or damaged ({exc}). Rebuild with `rag index --rebuild`.") from exc
+        raise RagError(
+            f"The index in {gen}/ is incomplete or damaged ({exc}). Rebuild with `rag index --rebuild`."
+        ) from exc
     return IndexData(
-        manifest, papers, chunks, tokens, vectors, sentences, sentence_vectors, vocab, vocab_vectors, indexes  # type: ignore[arg-type]
+        manifest,
+        papers,
+        chunks,
+        tokens,
+        vectors,
+        sentences,
+        sentence_vectors,
+        vocab,
+        vocab_vectors,
+        indexes,  # type: ignore[arg-type]
     )
 
 

@@ -133,7 +133,12 @@ class SentenceCheck:
     reason: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "citations": list(self.citations), "supported": self.supported, "reason": self.reason}
+        return {
+            "text": self.text,
+            "citations": list(self.citations),
+            "supported": self.supported,
+            "reason": self.reason,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,9 @@ def test_ui_cli_and_eval_import_only_the_front_door() -> None:
             if isinstance(node, ast.ImportFrom) and node.level and path.parent.name == "rag":
                 offenders.append(f"{path.relative_to(ROOT)}: relative import in the CLI")
             if isinstance(node, ast.Import):
-                offenders += [f"{path.relative_to(ROOT)}: import {a.name}" for a in node.names if a.name.startswith("rag.")]
+                offenders += [
+                    f"{path.relative_to(ROOT)}: import {a.name}" for a in node.names if a.name.startswith("rag.")
+                ]
     assert not offenders, offenders
 
 

@@ -13,13 +13,20 @@ import rag
 from rag.cite import quote_supports, sentences_with_markers
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = [json.loads(line) for line in (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+QUESTIONS = [
+    json.loads(line)
+    for line in (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    if line.strip()
+]
 TRADE_PASSAGE = "我国已经成为 150 多个国家和地区的主要贸易伙伴"
 
 
 @pytest.mark.parametrize(
     "question",
-    ["中国已成为多少个国家和地区的主要贸易伙伴？", "Of how many countries and regions is China the main trading partner?"],
+    [
+        "中国已成为多少个国家和地区的主要贸易伙伴？",
+        "Of how many countries and regions is China the main trading partner?",
+    ],
 )
 def test_same_fact_in_chinese_and_english_cites_the_passage_and_keeps_the_figure(
     assistant: rag.Assistant, question: str
@@ -50,7 +57,10 @@ def test_a_list_question_returns_several_items_each_cited(assistant: rag.Assista
 def test_questions_the_papers_do_not_answer_abstain_plainly(assistant: rag.Assistant, question: str) -> None:
     answer = assistant.ask(question)
     assert answer.abstained and not answer.citations
-    assert answer.answer in ("所检索的论文中没有找到这个问题的答案。", "The indexed papers do not answer this question.")
+    assert answer.answer in (
+        "所检索的论文中没有找到这个问题的答案。",
+        "The indexed papers do not answer this question.",
+    )
     assert answer.passages  # the closest passages are still listed, as related
     assert "[1]" not in answer.answer
 

@@ -21,7 +21,13 @@ NULLABLE = {"section": str, "page": str, "doi": str}
 def run(args: list[str], settings: rag.Settings, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, RAG_INDEX_DIR=str(settings.index_dir), PYTHONIOENCODING="utf-8")
     return subprocess.run(
-        [sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, input=stdin, timeout=300
+        [sys.executable, "-m", "rag.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        input=stdin,
+        timeout=300,
     )
 
 
@@ -49,14 +55,24 @@ def test_ask_json_prints_one_valid_object_per_question_in_order(settings: rag.Se
     questions = tmp_path / "qs.jsonl"
     questions.write_text(json.dumps({"question": "红烧肉怎么做？"}, ensure_ascii=False) + "\n", encoding="utf-8")
     result = run(
-        ["ask", "--json", "中国已成为多少个国家和地区的主要贸易伙伴？", "What are the problems of cross-border logistics?",
-         "--questions", str(questions), "--k", "4"],
+        [
+            "ask",
+            "--json",
+            "中国已成为多少个国家和地区的主要贸易伙伴？",
+            "What are the problems of cross-border logistics?",
+            "--questions",
+            str(questions),
+            "--k",
+            "4",
+        ],
         settings,
     )
     assert result.returncode == 0, result.stderr
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [o["question"] for o in lines] == [
-        "中国已成为多少个国家和地区的主要贸易伙伴？", "What are the problems of cross-border logistics?", "红烧肉怎么做？"
+        "中国已成为多少个国家和地区的主要贸易伙伴？",
+        "What are the problems of cross-border logistics?",
+        "红烧肉怎么做？",
     ]
     for obj in lines:
         check_contract(obj)

@@ -78,9 +78,17 @@ def test_the_harness_imports_only_the_front_door_of_rag() -> None:
 
 
 def test_a_question_the_pipeline_refuses_is_a_failure_not_a_crash(settings: rag.Settings, tmp_path: Path) -> None:
-    q = {"id": "zh-999", "lang": "zh", "question": "？？？", "gold_docs": ["000_0ea6e26401eae5d1"],
-         "evidence": ["以阿里巴巴国际站成立为标志"], "answer_keys": [["阿里巴巴"]], "answerable": True,
-         "multi_doc": False, "tags": ["factual"]}
+    q = {
+        "id": "zh-999",
+        "lang": "zh",
+        "question": "？？？",
+        "gold_docs": ["000_0ea6e26401eae5d1"],
+        "evidence": ["以阿里巴巴国际站成立为标志"],
+        "answer_keys": [["阿里巴巴"]],
+        "answerable": True,
+        "multi_doc": False,
+        "tags": ["factual"],
+    }
     path = tmp_path / "odd.jsonl"
     path.write_text(json.dumps(q, ensure_ascii=False) + "\n", encoding="utf-8")
     report = harness.run_eval(path, out_dir=tmp_path / "run", settings=settings)

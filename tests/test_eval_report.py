@@ -8,15 +8,28 @@ from eval.report import diff_reports, render_summary
 
 
 def row(qid: str, passed: bool, keys: list[str]) -> dict[str, Any]:
-    return {"id": qid, "question": f"问题 {qid}", "passed": passed, "failures": [] if passed else ["answer lacks 20%"],
-            "top": [{"key": k, "doc_id": k.split(":")[0], "snippet": "片段"} for k in keys]}
+    return {
+        "id": qid,
+        "question": f"问题 {qid}",
+        "passed": passed,
+        "failures": [] if passed else ["answer lacks 20%"],
+        "top": [{"key": k, "doc_id": k.split(":")[0], "snippet": "片段"} for k in keys],
+    }
 
 
 def report(rows: list[dict[str, Any]], accuracy: float, k: int = 5) -> dict[str, Any]:
     metrics = {"overall": {"n": len(rows), "answer_accuracy": accuracy, "latency_retrieve_p50": 10.0 * accuracy}}
-    meta = {"finished": "2025-01-01T00:00:00+00:00", "seconds": 1.0, "questions_path": "q.jsonl", "k": k,
-            "questions_sha256": "abc", "n_questions": len(rows), "rag_version": "0.1.0", "git_commit": "abc1234",
-            "settings": {}}
+    meta = {
+        "finished": "2025-01-01T00:00:00+00:00",
+        "seconds": 1.0,
+        "questions_path": "q.jsonl",
+        "k": k,
+        "questions_sha256": "abc",
+        "n_questions": len(rows),
+        "rag_version": "0.1.0",
+        "git_commit": "abc1234",
+        "settings": {},
+    }
     return {"meta": meta, "systems": {"rag": {"label": "rag", "metrics": metrics, "questions": rows}}}
 
 

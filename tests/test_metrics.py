@@ -13,9 +13,17 @@ EVIDENCE = "萌芽阶段(1999~2004 年)以阿里巴巴国际站成立为标志"
 
 
 def question(**overrides: Any) -> dict[str, Any]:
-    q = {"id": "zh-001", "lang": "zh", "question": "萌芽阶段是哪几年？以什么为标志？", "gold_docs": [DOC_A],
-         "evidence": [EVIDENCE], "answer_keys": [["1999~2004"], ["阿里巴巴国际站", "阿里巴巴"]],
-         "answerable": True, "multi_doc": False, "tags": ["factual"]}
+    q = {
+        "id": "zh-001",
+        "lang": "zh",
+        "question": "萌芽阶段是哪几年？以什么为标志？",
+        "gold_docs": [DOC_A],
+        "evidence": [EVIDENCE],
+        "answer_keys": [["1999~2004"], ["阿里巴巴国际站", "阿里巴巴"]],
+        "answerable": True,
+        "multi_doc": False,
+        "tags": ["factual"],
+    }
     return q | overrides
 
 
@@ -24,8 +32,13 @@ def passage(n: int, text: str, doc_id: str = DOC_A, sentence: str = "") -> dict[
 
 
 def answer(text: str, citations: list[dict[str, Any]], passages: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
-    return {"answer": text, "abstained": False, "citations": citations, "passages": passages,
-            "timings_ms": {"retrieve": 10.0, "answer": 2.0, "total": 12.0}} | extra
+    return {
+        "answer": text,
+        "abstained": False,
+        "citations": citations,
+        "passages": passages,
+        "timings_ms": {"retrieve": 10.0, "answer": 2.0, "total": 12.0},
+    } | extra
 
 
 CHUNK = "其发展脉络可划分为四个阶段：(1) 萌芽阶段(1999~2004 年)以阿里巴巴国际站成立为标志，开创了线上外贸的新模式。"
@@ -162,11 +175,22 @@ def test_latency_percentiles_per_stage() -> None:
 
 
 def test_gate_names_each_missed_threshold_and_treats_abstention_and_latency_as_maxima() -> None:
-    flat = {"overall.hit_at_k": 0.8, "overall.false_abstention_rate": 0.2, "overall.latency_total_p95": 900.0,
-            "en.multi_doc_gold_share": None}
-    fails = metrics.gate_failures(flat, {"overall.hit_at_k": 0.9, "overall.false_abstention_rate": 0.1,
-                                         "overall.latency_total_p95": 1000.0, "en.multi_doc_gold_share": 0.5,
-                                         "overall.hit_at_5": 0.9})
+    flat = {
+        "overall.hit_at_k": 0.8,
+        "overall.false_abstention_rate": 0.2,
+        "overall.latency_total_p95": 900.0,
+        "en.multi_doc_gold_share": None,
+    }
+    fails = metrics.gate_failures(
+        flat,
+        {
+            "overall.hit_at_k": 0.9,
+            "overall.false_abstention_rate": 0.1,
+            "overall.latency_total_p95": 1000.0,
+            "en.multi_doc_gold_share": 0.5,
+            "overall.hit_at_5": 0.9,
+        },
+    )
     assert "overall.hit_at_k = 0.800 below min 0.9" in fails
     assert "overall.false_abstention_rate = 0.200 above max 0.1" in fails
     assert not any(f.startswith("overall.latency") for f in fails)

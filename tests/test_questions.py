@@ -57,6 +57,10 @@ def test_every_evidence_string_occurs_in_a_gold_document(questions: list[dict[st
     """Raw: the question set matches the papers. Cleaned: citations, which quote the cleaned
     text, can contain the evidence at all."""
     text = raw_text if source == "raw" else clean_text
-    absent = [f"{q['id']}: {ev!r}" for q in questions for ev in q["evidence"]
-              if not any(norm(ev) in text(d) for d in q["gold_docs"])]
+    absent = [
+        f"{q['id']}: {ev!r}"
+        for q in questions
+        for ev in q["evidence"]
+        if not any(norm(ev) in text(d) for d in q["gold_docs"])
+    ]
     assert not absent, f"{len(absent)} evidence string(s) not in the {source} gold text:\n" + "\n".join(absent)

@@ -30,12 +30,20 @@ class _Stub(BaseHTTPRequestHandler):
         base = {"id": "x", "created": 0, "model": body["model"]}
         if not body.get("stream"):
             msg = {"role": "assistant", "content": self.reply}
-            payload = {**base, "object": "chat.completion", "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}]}
+            payload = {
+                **base,
+                "object": "chat.completion",
+                "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
+            }
             self.wfile.write(json.dumps(payload).encode())
             return
         for i in range(0, len(self.reply), 6):
             delta = {"content": self.reply[i : i + 6]}
-            chunk = {**base, "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+            chunk = {
+                **base,
+                "object": "chat.completion.chunk",
+                "choices": [{"index": 0, "delta": delta, "finish_reason": None}],
+            }
             self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")
 
