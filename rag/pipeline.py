@@ -17,7 +17,7 @@ from .cite import citation_from_hit
 from .config import Settings
 from .errors import BadQuestionError
 from .indexing import BuildReport, build_index, expected_signature
-from .retrieve import Retriever
+from .retrieve import Query, Retriever
 from .types import Answer, Hit, Paper
 
 logger = logging.getLogger(__name__)
@@ -94,13 +94,16 @@ class Assistant:
         use_bm25: bool | None = None,
         doc_ids: Sequence[str] | None = None,
     ) -> list[Hit]:
-        text = clean_question(question, self.settings.max_question_chars)
-        query = self.retriever.embed(
+        query = self._query(clean_question(question, self.settings.max_question_chars), use_dense, use_bm25)
+        return self.retriever.search(query, k or self.settings.k, doc_ids=frozenset(doc_ids) if doc_ids else None)
+
+    def _query(self, text: str, use_dense: bool | None, use_bm25: bool | None) -> Query:
+        """The question embedded for the legs that are on (settings unless overridden)."""
+        return self.retriever.embed(
             text,
             use_dense=self.settings.use_dense if use_dense is None else use_dense,
             use_bm25=self.settings.use_bm25 if use_bm25 is None else use_bm25,
         )
-        return self.retriever.search(query, k or self.settings.k, doc_ids=frozenset(doc_ids) if doc_ids else None)
 
     def ask(
         self,
@@ -143,9 +146,7 @@ class Assistant:
         asked = clean_question(request["question"], self.settings.max_question_chars)
         text = condense(asked, request.get("history") or ())
         k = request.get("k") or self.settings.k
-        use_dense = self.settings.use_dense if request.get("use_dense") is None else request["use_dense"]
-        use_bm25 = self.settings.use_bm25 if request.get("use_bm25") is None else request["use_bm25"]
-        query = self.retriever.embed(text, use_dense=use_dense, use_bm25=use_bm25)
+        query = self._query(text, request.get("use_dense"), request.get("use_bm25"))
         doc_ids = request.get("doc_ids")
         hits = self.retriever.search(query, k, doc_ids=frozenset(doc_ids) if doc_ids else None)
         t1 = time.perf_counter()
