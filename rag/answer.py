@@ -281,6 +281,11 @@ class Extractive:
             if any(_near_duplicate(ev.text, c.text) for c in chosen):
                 continue
             chosen.append(ev)
+        if how_many and not any(_has_figure(ev.text) for ev in chosen):
+            # A how-many question is not answered without a figure: add the best sentence that has one.
+            with_figure = next((ev for ev in evidence[:8] if _has_figure(ev.text) and ev not in chosen), None)
+            if with_figure is not None:
+                chosen.append(with_figure)
         # Keep the papers' order: by the rank of the chunk, then by position within the paper.
         return sorted(chosen, key=lambda ev: (ev.hit.rank, ev.start))
 
@@ -331,6 +336,12 @@ def _states_figure(question: str, sentences: list[str]) -> bool:
         if not any(_figure_in(s, year, units) for s in sentences):
             return False
     return True
+
+
+def _has_figure(sentence: str) -> bool:
+    """A number other than a year or a list ordinal: "20%", "1.88 万亿元", "111 所"."""
+    plain = re.sub(r"\[\d+\]|^\(?\d\)?\s*|^\d+(?:\.\d+)*\.\s", "", sentence)
+    return any(not _YEAR.fullmatch(f) for f in re.findall(r"\d+(?:[.,]\d+)*", plain))
 
 
 def _figure_in(sentence: str, year: str, units: list[str]) -> bool:
