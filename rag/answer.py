@@ -77,7 +77,7 @@ NAME_BRIDGE_MIN_SIM = 0.65  # "Shenzhen" -> 深圳 0.81, "Brazil" -> 国 0.55 (n
 _COMMON_NAMES = {"china", "chinese", "rcep", "wto", "b2b", "b2c", "c2c", "ai", "the", "what", "which", "how", "why"}
 _HOW_MANY = re.compile(
     r"(多少|几个|几家|几所|几年|比例|占比|百分之|增速|how many|how much|what share|what percentage|"
-    r"what proportion|what was the value|growth rate)",
+    r"what proportion|what was the value|growth rate|share of|percentage of|proportion of)",
     re.I,
 )
 
@@ -172,15 +172,32 @@ class Extractive:
         return unknown
 
     def _bridges_into_body(self, name: str, bridge: Encoder | None) -> bool:
-        import numpy as np
-
         if bridge is None or self.data.vocab_vectors is None or not len(self.data.vocab):
             return True  # cannot tell: do not abstain on this ground
-        sims = self.data.vocab_vectors @ bridge.encode_queries([name])[0]
-        for i in np.argsort(-sims)[:3]:
-            if sims[i] >= NAME_BRIDGE_MIN_SIM and self.data.vocab[int(i)] in self._body_text:
-                return True
-        return False
+        return bool(self._name_forms(name, bridge))
+
+    def _name_forms(self, name: str, bridge: Encoder | None) -> list[str]:
+        """How an English name appears in the papers: itself, or Chinese tokens that are its
+        nearest neighbours in the cross-lingual space ("Amazon" -> 亚马逊)."""
+        import numpy as np
+
+        forms = [name.lower()] if name.lower() in self._body_text else []
+        if bridge is not None and self.data.vocab_vectors is not None and len(self.data.vocab):
+            sims = self.data.vocab_vectors @ bridge.encode_queries([name])[0]
+            forms += [
+                self.data.vocab[int(i)]
+                for i in np.argsort(-sims)[:3]
+                if sims[i] >= NAME_BRIDGE_MIN_SIM and self.data.vocab[int(i)] in self._body_text
+            ]
+        return forms
+
+    def names_in(self, query: Query, bridge: Encoder | None) -> list[list[str]]:
+        """Each name of the question with the forms it takes in the papers."""
+        from .lexical import named_terms
+
+        if query.lang == "zh":
+            return [[n.lower()] for n in named_terms(query.text)]
+        return [forms for n in _english_names(query.text) if (forms := self._name_forms(n, bridge))]
 
     def decide(
         self, query: Query, hits: list[Hit], evidence: list[Evidence], bridge: Encoder | None = None
@@ -194,8 +211,10 @@ class Extractive:
             reason = f"best sentence similarity {similarity:.2f} is below {MIN_SIMILARITY.get(query.lang, 0.25)}"
         elif unknown := self.unknown_names(query, hits, bridge):
             reason = "the papers never mention " + ", ".join(unknown)
-        elif _HOW_MANY.search(query.text) and not _states_figure(query.text, [ev.text for ev in evidence[:6]]):
-            reason = "no sentence among the best gives the figure asked for (with its year and unit)"
+        elif _HOW_MANY.search(query.text) and not _states_figure(
+            query.text, [ev.text for ev in evidence[:6] if _mentions_all(ev.text, self.names_in(query, bridge))]
+        ):
+            reason = "no sentence among the best gives the figure asked for (with its year, unit and names)"
         return Decision(best_sentence=best, similarity=similarity, abstain=bool(reason), reason=reason)
 
     @cached_property
@@ -336,6 +355,12 @@ def _states_figure(question: str, sentences: list[str]) -> bool:
         if not any(_figure_in(s, year, units) for s in sentences):
             return False
     return True
+
+
+def _mentions_all(sentence: str, names: list[list[str]]) -> bool:
+    """The sentence names everything the question names (in one of each name's forms)."""
+    low = sentence.lower()
+    return all(any(form in low for form in forms) for forms in names)
 
 
 def _has_figure(sentence: str) -> bool:
