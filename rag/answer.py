@@ -38,6 +38,7 @@ _QUANT_Q = re.compile(
 _DIGIT = re.compile(r"\d")
 _TOP_HEADING = re.compile(r"^\d{1,2}\.\s*\S{1,40}$")
 _ANY_HEADING = re.compile(r"^(?:\d{1,2}(?:\.\d{1,2})*\.|[(（][一二三四五六七八九十]{1,3}[)）])\s*\S[^。！？]{0,40}$")
+_WHICH_PAPER = re.compile(r"(哪些论文|哪篇|哪几篇|各论文|which (of the )?papers?|which studies)", re.I)
 _META = re.compile(r"^(本文|本研究|本文通过|this paper|this study|the paper)", re.I)
 _ABOUT_PAPER = re.compile(r"(本文|论文|文章|该文|研究目的|摘要|\bpaper\b|\babstract\b|\bstudy\b|\baim|\bargue)", re.I)
 
@@ -248,8 +249,8 @@ class Extractive:
     def outline_list(self, query: Query, hits: list[Hit], best: float) -> list[Evidence]:
         """For a list question whose subject is a heading with sub-headings ("4. 存在的问题" ->
         "(一) 监管制度尚未健全", ...), the sub-headings are the list, each citing its chunk."""
-        if not _LIST_Q.search(query.text) or not hits:
-            return []
+        if not _LIST_Q.search(query.text) or _WHICH_PAPER.search(query.text) or not hits:
+            return []  # "which papers …" asks for papers, not for one paper's sub-headings
         terms = list(query.tokens or tokenize(query.text)) + list(query.bridged)
         q_terms = {t: self._idf.get(t, 1.0) for t in terms}
         q_weight = sum(q_terms.values()) or 1.0
