@@ -99,6 +99,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def format_answer(answer: rag.Answer) -> str:
     lines = [answer.answer, ""]
+    if answer.mode != "extractive":
+        notes = [n for n in answer.notes if not n.startswith(("evidence=", "similarity="))]
+        lines += [f"({answer.mode}; {note})" for note in notes]
+        unsupported = [s for s in answer.sentences if not s.supported]
+        lines.append(f"({len(answer.sentences) - len(unsupported)}/{len(answer.sentences)} sentences verified)")
+        lines.append("")
     if answer.abstained:
         lines.append(
             "Closest passages (related, not sources):"

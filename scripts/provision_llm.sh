@@ -98,4 +98,4 @@ if got != size or h.hexdigest() != sha:
 PY
 mv "$GGUF.part" "$GGUF"
 echo "model provisioned: $GGUF (sha256 $GGUF_SHA256)"
-echo "use it with: RAG_LLM=llamacpp .venv/bin/rag ask \"...\"   (once the CLI is wired to rag.generate)"
+echo "use it with: RAG_LLM=llamacpp .venv/bin/rag ask \"...\""
