@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 RRF_K = 20
+DENSE_CANDIDATES = 1000  # per dense leg; past this rank a chunk adds nothing to the fusion
 # Leg weights per question language, tuned on eval/questions.jsonl (see README, "Figures").
 # Chinese questions: e5 and BM25 agree well; the USE bridge adds a little.
 # English questions: BM25 (Chinese tokens) gets nothing; USE aligns zh<->en far better than e5.
@@ -77,6 +78,21 @@ class Retriever:
 
         return np.array([c.lang == "en" for c in self.data.chunks], dtype=bool)
 
+    def _dense_scores(self, slot: str, vector: np.ndarray) -> np.ndarray:
+        """Inner products from the FAISS index for its best DENSE_CANDIDATES chunks (all of
+        them at this corpus size); chunks it does not return get the lowest cosine, -1."""
+        import numpy as np
+
+        index = self.data.faiss.get(slot)
+        if index is None:  # an IndexData assembled in memory, without FAISS files
+            return self.data.vectors[slot] @ vector
+        n = min(self.n, DENSE_CANDIDATES)
+        sims, ids = index.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), n)
+        out = np.full(self.n, -1.0, dtype=np.float32)
+        keep = ids[0] >= 0
+        out[ids[0][keep]] = sims[0][keep]
+        return out
+
     @cached_property
     def _chunk_sentences(self) -> tuple[np.ndarray, np.ndarray]:
         """Sentence rows of every chunk, flattened with offsets (a sentence in an overlap
@@ -127,9 +143,9 @@ class Retriever:
         """Raw score of every chunk for each active leg (cosine for dense, BM25 for lexical)."""
         scores: dict[str, np.ndarray] = {}
         if query.dense is not None:
-            scores["dense"] = self.data.vectors["dense"] @ query.dense
+            scores["dense"] = self._dense_scores("dense", query.dense)
         if query.use is not None:
-            scores["use"] = self.data.vectors["use"] @ query.use
+            scores["use"] = self._dense_scores("use", query.use)
         if query.use is not None and self.data.sentence_vectors is not None and len(self.data.sentences):
             scores["sent"] = self._best_sentence(self.data.sentence_vectors @ query.use)
         if query.tokens:
