@@ -12,7 +12,6 @@ from functools import cached_property
 
 from . import store
 from .answer import ABSTAIN, Extractive, compose
-from .chunking import language_of
 from .cite import citation_from_hit
 from .config import Settings
 from .errors import BadQuestionError
@@ -100,9 +99,11 @@ class Assistant:
         return thread
 
     def warm_up(self) -> None:
+        """Load every model and build every lookup table now (the chat calls this at start),
+        so the first user question is as fast as the rest."""
         self.retriever.warm_up()
-        _ = self.extractive.candidates  # noqa: B018 - builds cached tables
-        self.ask("跨境电商")
+        self.ask("跨境电商")  # builds the answerer's sentence, idf and outline tables too
+        self.ask("What are the problems of cross-border logistics?")
 
     def retrieve(
         self,
@@ -207,7 +208,3 @@ def load(settings: Settings | None = None, **overrides: object) -> Assistant:
     assistant = Assistant(settings, data)
     assistant.prefetch()
     return assistant
-
-
-def question_language(question: str) -> str:
-    return language_of(question)
