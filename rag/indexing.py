@@ -258,6 +258,7 @@ def _lexical_text(chunk: Chunk) -> str:
 
 
 def _manifest(settings: Settings, data: store.IndexData, papers: list[Paper]) -> dict[str, object]:
+    catalog = load_catalog(settings.corpus_dir)
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "encoders": {
@@ -267,7 +268,7 @@ def _manifest(settings: Settings, data: store.IndexData, papers: list[Paper]) ->
         "chunking": settings.chunking_signature(),
         "corpus_dir": str(settings.corpus_dir),
         "files": {p.source: p.sha256 for p in sorted(papers, key=lambda p: p.doc_id)},
-        "catalog": {p.doc_id: load_catalog(settings.corpus_dir).get(p.doc_id, {}) for p in papers},
+        "catalog": {p.doc_id: catalog.get(p.doc_id, {}) for p in papers},
         "counts": {
             "papers": len(papers),
             "chunks": len(data.chunks),
