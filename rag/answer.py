@@ -157,25 +157,17 @@ class Extractive:
         """All non-reference text, lower-cased: where a name must occur to be answerable."""
         return "\n".join(c.text for c in self.data.chunks if c.kind != "references").lower()
 
-    def unknown_names(self, query: Query, hits: list[Hit], bridge: Encoder | None) -> list[str]:
-        """Names in the question that occur nowhere in the papers (an English name may occur
-        in Chinese: "Shenzhen" -> 深圳), and years that no retrieved passage mentions."""
+    def names(self, query: Query, bridge: Encoder | None) -> list[tuple[str, list[str]]]:
+        """Each name of the question with the forms it takes in the papers (none: never
+        mentioned). An English name may occur in Chinese: "Shenzhen" -> 深圳."""
         from .lexical import named_terms
 
-        body = self._body_text
         if query.lang == "zh":
-            unknown = [n for n in named_terms(query.text) if n.lower() not in body]
-        else:
-            names = [n for n in _english_names(query.text) if n.lower() not in body]
-            unknown = [n for n in names if not self._bridges_into_body(n, bridge)]
-        passages = "\n".join(h.chunk.text for h in hits)
-        unknown += [y for y in _YEAR.findall(query.text) if y not in passages]
-        return unknown
+            return [(n, [n.lower()] if n.lower() in self._body_text else []) for n in named_terms(query.text)]
+        return [(n, self._name_forms(n, bridge)) for n in _english_names(query.text)]
 
-    def _bridges_into_body(self, name: str, bridge: Encoder | None) -> bool:
-        if bridge is None or self.data.vocab_vectors is None or not len(self.data.vocab):
-            return True  # cannot tell: do not abstain on this ground
-        return bool(self._name_forms(name, bridge))
+    def _can_bridge(self, bridge: Encoder | None) -> bool:
+        return bridge is not None and self.data.vocab_vectors is not None and bool(len(self.data.vocab))
 
     def _name_forms(self, name: str, bridge: Encoder | None) -> list[str]:
         """How an English name appears in the papers: itself, or Chinese tokens that are its
@@ -183,22 +175,14 @@ class Extractive:
         import numpy as np
 
         forms = [name.lower()] if name.lower() in self._body_text else []
-        if bridge is not None and self.data.vocab_vectors is not None and len(self.data.vocab):
-            sims = self.data.vocab_vectors @ bridge.encode_queries([name])[0]
+        if bridge is not None and self._can_bridge(bridge):
+            sims = self.data.vocab_vectors @ bridge.encode_queries([name])[0]  # type: ignore[operator]
             forms += [
                 self.data.vocab[int(i)]
                 for i in np.argsort(-sims)[:3]
                 if sims[i] >= NAME_BRIDGE_MIN_SIM and self.data.vocab[int(i)] in self._body_text
             ]
         return forms
-
-    def names_in(self, query: Query, bridge: Encoder | None) -> list[list[str]]:
-        """Each name of the question with the forms it takes in the papers."""
-        from .lexical import named_terms
-
-        if query.lang == "zh":
-            return [[n.lower()] for n in named_terms(query.text)]
-        return [forms for n in _english_names(query.text) if (forms := self._name_forms(n, bridge))]
 
     def decide(
         self, query: Query, hits: list[Hit], evidence: list[Evidence], bridge: Encoder | None = None
@@ -210,12 +194,20 @@ class Extractive:
             reason = "nothing retrieved"
         elif query.use is not None and similarity < MIN_SIMILARITY.get(query.lang, 0.25):
             reason = f"best sentence similarity {similarity:.2f} is below {MIN_SIMILARITY.get(query.lang, 0.25)}"
-        elif unknown := self.unknown_names(query, hits, bridge):
-            reason = "the papers never mention " + ", ".join(unknown)
-        elif _HOW_MANY.search(query.text) and not _states_figure(
-            query.text, [ev.text for ev in evidence[:6] if _mentions_all(ev.text, self.names_in(query, bridge))]
-        ):
-            reason = "no sentence among the best gives the figure asked for (with its year, unit and names)"
+        else:
+            names = self.names(query, bridge)  # once per question: part-of-speech tagging, USE calls
+            # An English name cannot be ruled out without the bridge to look it up in Chinese.
+            checkable = query.lang == "zh" or self._can_bridge(bridge)
+            passages = "\n".join(h.chunk.text for h in hits)
+            unknown = [n for n, forms in names if not forms and checkable]
+            unknown += [y for y in _YEAR.findall(query.text) if y not in passages]
+            known = [forms for _, forms in names if forms]
+            if unknown:
+                reason = "the papers never mention " + ", ".join(unknown)
+            elif _HOW_MANY.search(query.text) and not _states_figure(
+                query.text, [ev.text for ev in evidence[:6] if _mentions_all(ev.text, known)]
+            ):
+                reason = "no sentence among the best gives the figure asked for (with its year, unit and names)"
         return Decision(best_sentence=best, similarity=similarity, abstain=bool(reason), reason=reason)
 
     @cached_property
