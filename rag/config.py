@@ -42,12 +42,12 @@ class Settings:
         for f in fields(cls):
             raw = os.environ.get(f"RAG_{f.name.upper()}")
             if raw is not None and raw != "":
-                values[f.name] = _coerce(f.name, raw, f.default)
+                values[f.name] = coerce(f"RAG_{f.name.upper()}", raw, f.default)
         for name, value in overrides.items():
             if name not in {f.name for f in fields(cls)}:
                 raise RagError(f"Unknown setting {name!r}. Known: {', '.join(f.name for f in fields(cls))}.")
             if value is not None:
-                values[name] = _coerce(name, value, getattr(cls(), name))
+                values[name] = coerce(name, value, getattr(cls(), name))
         settings = cls(**values)
         settings.validate()
         return settings
@@ -77,20 +77,23 @@ class Settings:
         return {"chunk_chars": self.chunk_chars, "chunk_overlap": self.chunk_overlap, "cleaner": CLEANER_VERSION}
 
 
-def _coerce(name: str, value: Any, default: Any) -> Any:
-    if isinstance(value, str):
-        if isinstance(default, bool):
-            low = value.strip().lower()
-            if low in {"1", "true", "yes", "on"}:
-                return True
-            if low in {"0", "false", "no", "off"}:
-                return False
-            raise RagError(f"RAG_{name.upper()}={value!r} is not a boolean; use 1/0 or true/false.")
-        if isinstance(default, int):
-            try:
-                return int(value)
-            except ValueError:
-                raise RagError(f"{name}={value!r} is not an integer.") from None
-        if isinstance(default, Path):
-            return Path(value).expanduser()
-    return value
+def coerce(label: str, value: Any, default: Any) -> Any:
+    """A setting's value, typed like its default; `label` names it in errors ("RAG_K")."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if isinstance(default, bool):
+        if text.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if text.lower() in {"0", "false", "no", "off"}:
+            return False
+        raise RagError(f"{label}={value!r} is not a boolean; use 1/0 or true/false.")
+    if isinstance(default, int | float):
+        try:
+            return type(default)(text)
+        except ValueError:
+            kind = "an integer" if isinstance(default, int) else "a number"
+            raise RagError(f"{label}={value!r} is not {kind}.") from None
+    if isinstance(default, Path):
+        return Path(text).expanduser()
+    return text

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from . import prompts
 from .answer import ABSTAIN
 from .cite import strip_source_refs
-from .config import PROJECT_ROOT
+from .config import PROJECT_ROOT, coerce
 from .errors import ModelNotAvailableError, RagError
 from .types import Answer, Citation
 from .verify import SentenceCheck, Verified, verify
@@ -62,28 +62,11 @@ class LLMSettings:
             if raw is None:
                 raw = os.environ.get(env[f.name]) or None
             if raw is not None:
-                values[f.name] = _coerce(env[f.name], raw, f.default)
+                values[f.name] = coerce(env[f.name], raw, f.default)
         settings = cls(**values)
         if settings.backend not in BACKENDS:
             raise RagError(f"RAG_LLM={settings.backend!r} is unknown; use one of {', '.join(BACKENDS)}.")
         return settings
-
-
-def _coerce(name: str, value: Any, default: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        if isinstance(default, bool):
-            return value.strip().lower() in {"1", "true", "yes", "on"}
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-    except ValueError:
-        raise RagError(f"{name}={value!r} is not a number.") from None
-    if isinstance(default, Path):
-        return Path(value).expanduser()
-    return value.strip()
 
 
 def make_chat_model(llm: LLMSettings) -> Any:
