@@ -1,7 +1,9 @@
-"""Run the question set through the assistant (and optionally baselines), write report.json and
-summary.md, diff against the previous run, and gate on eval/thresholds.json.
+"""Run question sets through the assistant (and optionally baselines), write report.json and
+summary.md per set, diff against the previous run, and gate on eval/thresholds.json.
 
-    python -m eval.harness [--questions FILE] [--k 5] [--out DIR] [--baselines] [--gate]
+    rag eval                      dev and test side by side (eval/sets/{dev,test}.jsonl)
+    rag eval --split test --gate  the CI gate: the test split, never tuned on
+    rag eval --questions FILE     your own questions (JSON Lines or CSV; only `question` needed)
 """
 
 from __future__ import annotations
@@ -23,12 +25,14 @@ from typing import Any
 import rag
 from eval import metrics
 from eval.questions import load_questions
-from eval.report import diff_reports, render_summary
+from eval.report import diff_reports, render_splits, render_summary
 
 logger = logging.getLogger(__name__)
 
 EVAL_DIR = Path(__file__).resolve().parent
-DEFAULT_QUESTIONS = EVAL_DIR / "questions.jsonl"
+SETS_DIR = EVAL_DIR / "sets"
+SPLITS = {"dev": SETS_DIR / "dev.jsonl", "test": SETS_DIR / "test.jsonl"}
+DEFAULT_QUESTIONS = SPLITS["dev"]
 DEFAULT_OUT = EVAL_DIR / "runs" / "latest"
 DEFAULT_THRESHOLDS = EVAL_DIR / "thresholds.json"
 MAIN = "rag"
@@ -61,6 +65,7 @@ def run_eval(
         for name, (label, legs) in VARIANTS.items():
             systems[name] = _run_assistant(assistant, questions, k, legs, label)
     report = {"meta": _meta(questions_path, questions, k, assistant.settings, started), "systems": systems}
+    report["meta"]["skipped"] = metrics.skipped_metrics(questions)
     _write(Path(out_dir), report)
     return report
 
@@ -235,8 +240,13 @@ def gate(report: dict[str, Any], thresholds: dict[str, float]) -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """`rag eval` / `python -m eval.harness`: 0 ok, 1 gate failed, 2 unusable input."""
-    parser = argparse.ArgumentParser(prog="rag eval", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS, help="question file (JSON lines)")
+    parser = argparse.ArgumentParser(
+        prog="rag eval", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--questions", type=Path, help="your own question file (JSON Lines or CSV)")
+    parser.add_argument(
+        "--split", choices=[*SPLITS, "all"], default="all", help="the shipped split(s) to run (default: dev and test)"
+    )
     parser.add_argument("--k", type=int, default=5, help="passages retrieved per question (default 5)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"run folder (default {DEFAULT_OUT})")
     parser.add_argument("--baselines", action="store_true", help="also run the naive, dense-only and BM25-only systems")
@@ -245,18 +255,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("eval").setLevel(logging.INFO)
+    if args.questions:
+        runs = {args.questions.stem: (args.questions, args.out)}
+    else:
+        names = list(SPLITS) if args.split == "all" else [args.split]
+        runs = {name: (SPLITS[name], args.out / name) for name in names}
     try:
         thresholds = load_thresholds(args.thresholds) if args.gate else {}
-        report = run_eval(
-            args.questions, k=args.k, out_dir=args.out, baselines=args.baselines, settings=rag.Settings.load(k=args.k)
-        )
+        settings = rag.Settings.load(k=args.k)
+        reports = {
+            name: run_eval(path, k=args.k, out_dir=out, baselines=args.baselines, settings=settings)
+            for name, (path, out) in runs.items()
+        }
     except rag.RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print((args.out / "summary.md").read_text(encoding="utf-8").split("\n## Failures")[0])
-    print(f"Wrote {args.out / 'report.json'} and summary.md ({report['meta']['seconds']} s).")
+    for name, (_path, out) in runs.items():
+        print((out / "summary.md").read_text(encoding="utf-8").split("\n## Failures")[0])
+        print(f"Wrote {out / 'report.json'} and summary.md ({reports[name]['meta']['seconds']} s).\n")
+    if len(reports) > 1:
+        side_by_side = render_splits(reports, MAIN)
+        _atomic_write(args.out / "splits.md", side_by_side)
+        print(side_by_side)
     if not args.gate:
         return 0
+    gated = "test" if "test" in reports else next(iter(reports))
+    report = reports[gated]
+    print(f"gate: on {gated} ({runs[gated][0]})")
     failures = gate(report, thresholds)
     for line in failures:
         print(f"gate: {line}", file=sys.stderr)

@@ -4,6 +4,9 @@ A record is {"question": <a line of questions.jsonl>, "answer": <Answer.to_dict(
 "ranked": [<passage dicts with "text", "doc_id", "key">, up to 10, rank order]}.
 "ranked" is only needed for MRR@10 when k < 10; without it the answer's passages are used.
 Rates are None when no question qualifies for them (e.g. no multi-doc question in a group).
+A question may leave labels out (a user's own file): `answerable` None skips the answerability
+metrics, no `evidence` skips hit@k/MRR/evidence support, no `answer_keys` skips accuracy, no
+`gold_docs` skips citation precision; `skipped_metrics` says which were skipped and why.
 """
 
 from __future__ import annotations
@@ -69,38 +72,46 @@ def judge(record: Record, k: int) -> dict[str, Any]:
         "sentences_supported": sum(bool(s.get("supported")) for s in sentences),
         "top_keys": [p.get("key") for p in passages],
     }
-    out.update(_judge_answerable(q, a, passages, ranked) if q["answerable"] else {})
+    out.update(_judge_answerable(q, a, passages, ranked) if q["answerable"] is True else {})
     out["failures"] = _failures(q, out, markers, k)
     return out
 
 
 def _judge_answerable(q: Record, a: Record, passages: list[Record], ranked: list[Record]) -> dict[str, Any]:
+    """Measures of an answerable question; None where the question lacks the label it needs."""
+    has_evidence, has_keys, gold = bool(q["evidence"]), bool(q["answer_keys"]), set(q["gold_docs"])
     rank_k = evidence_rank(q["evidence"], passages)
     rank_10 = evidence_rank(q["evidence"], ranked)
     cites = a.get("citations", [])
-    gold = set(q["gold_docs"])
     answered = not a.get("abstained")
     top_docs = {p.get("doc_id") for p in passages}
+    missing = (missing_key_groups(q["answer_keys"], a.get("answer", "")) if answered else q["answer_keys"])
     return {
-        "hit_at_1": rank_k == 1,
-        "hit_at_k": rank_k is not None,
-        "rr": 1.0 / rank_10 if rank_10 else 0.0,
+        "hit_at_1": rank_k == 1 if has_evidence else None,
+        "hit_at_k": rank_k is not None if has_evidence else None,
+        "rr": (1.0 / rank_10 if rank_10 else 0.0) if has_evidence else None,
         "evidence_rank": rank_10,
-        "gold_doc_share": len(gold & top_docs) / len(gold) if q["multi_doc"] else None,
-        "missing_keys": missing_key_groups(q["answer_keys"], a.get("answer", "")) if answered else q["answer_keys"],
-        "correct": answered and not missing_key_groups(q["answer_keys"], a.get("answer", "")),
+        "gold_doc_share": len(gold & top_docs) / len(gold) if q["multi_doc"] and gold else None,
+        "missing_keys": missing if has_keys else [],
+        "correct": (answered and not missing) if has_keys else None,
         "cited": answered and bool(cites),
-        "citation_precision": sum(c.get("doc_id") in gold for c in cites) / len(cites) if answered and cites else None,
-        "non_gold_cited": sorted({c.get("doc_id") for c in cites if c.get("doc_id") not in gold}) if answered else [],
-        "evidence_supported": answered and evidence_rank(q["evidence"], cites) is not None,
+        "citation_precision": (
+            sum(c.get("doc_id") in gold for c in cites) / len(cites) if answered and cites and gold else None
+        ),
+        "non_gold_cited": (
+            sorted({c.get("doc_id") for c in cites if c.get("doc_id") not in gold}) if answered and gold else []
+        ),
+        "evidence_supported": (answered and evidence_rank(q["evidence"], cites) is not None) if has_evidence else None,
     }
 
 
 def _failures(q: Record, out: dict[str, Any], markers: list[tuple[int, bool]], k: int) -> list[str]:
     fails = [f"marker [{n}] does not resolve" for n, ok in markers if not ok]
+    if q["answerable"] is None:
+        return fails
     if not q["answerable"]:
         return ([] if out["abstained"] else ["answered an unanswerable question"]) + fails
-    if not out["hit_at_k"]:
+    if out["hit_at_k"] is False:
         found = f"rank {out['evidence_rank']}" if out["evidence_rank"] else "not in top 10"
         fails.append(f"no evidence in top {k} ({found})")
     if out["abstained"]:
@@ -109,7 +120,7 @@ def _failures(q: Record, out: dict[str, Any], markers: list[tuple[int, bool]], k
         fails.append("answer lacks " + " & ".join("/".join(g) for g in out["missing_keys"]))
     if not out["cited"]:
         fails.append("no citations")
-    elif not out["evidence_supported"]:
+    elif out["evidence_supported"] is False:
         fails.append("no cited quote holds the evidence")
     if out["non_gold_cited"]:
         fails.append("cites non-gold " + ", ".join(out["non_gold_cited"]))
@@ -118,7 +129,7 @@ def _failures(q: Record, out: dict[str, Any], markers: list[tuple[int, bool]], k
 
 def compute_retrieval(records: Sequence[Record], k: int) -> dict[str, float | None]:
     """hit@1, hit@k, MRR@10 over answerable questions; gold-doc share of top k over multi-doc ones."""
-    outs = [judge(r, k) for r in records if r["question"]["answerable"]]
+    outs = [judge(r, k) for r in records if r["question"]["answerable"] is True]
     multi = [o["gold_doc_share"] for o in outs if o["gold_doc_share"] is not None]
     return {
         "hit_at_1": _mean(o["hit_at_1"] for o in outs),
@@ -130,8 +141,8 @@ def compute_retrieval(records: Sequence[Record], k: int) -> dict[str, float | No
 
 def compute_answers(records: Sequence[Record]) -> dict[str, float | None]:
     """Answer-key accuracy and false abstention on answerable questions; abstention on unanswerable."""
-    answerable = [judge(r, 1) for r in records if r["question"]["answerable"]]
-    unanswerable = [r for r in records if not r["question"]["answerable"]]
+    answerable = [judge(r, 1) for r in records if r["question"]["answerable"] is True]
+    unanswerable = [r for r in records if r["question"]["answerable"] is False]
     return {
         "answer_accuracy": _mean(o["correct"] for o in answerable),
         "false_abstention_rate": _mean(o["abstained"] for o in answerable),
@@ -142,7 +153,9 @@ def compute_answers(records: Sequence[Record]) -> dict[str, float | None]:
 def compute_citations(records: Sequence[Record]) -> dict[str, float | None]:
     """Citation rates over answered answerable questions; marker and sentence checks over all answers."""
     outs = [judge(r, 1) for r in records]
-    answered = [o for r, o in zip(records, outs, strict=True) if r["question"]["answerable"] and not o["abstained"]]
+    answered = [
+        o for r, o in zip(records, outs, strict=True) if r["question"]["answerable"] is True and not o["abstained"]
+    ]
     precisions = [o["citation_precision"] for o in answered if o["citation_precision"] is not None]
     markers = sum(o["markers"] for o in outs)
     sentences = sum(o["sentences"] for o in outs)
@@ -171,7 +184,7 @@ def compute_metrics(records: Sequence[Record], k: int) -> dict[str, Any]:
     """All metrics of one group of records."""
     return {
         "n": len(records),
-        "n_answerable": sum(bool(r["question"]["answerable"]) for r in records),
+        "n_answerable": sum(r["question"]["answerable"] is True for r in records),
         **compute_retrieval(records, k),
         **compute_answers(records),
         **compute_citations(records),
@@ -188,6 +201,28 @@ def compute_breakdown(records: Sequence[Record], k: int) -> dict[str, dict[str, 
         for tag in r["question"]["tags"]:
             groups.setdefault(f"tag:{tag}", []).append(r)
     return {name: compute_metrics(group, k) for name, group in groups.items()}
+
+
+# What each family of metrics needs from a question, for the "skipped" note of the summary.
+NEEDS = {
+    "answerable": ("abstention and false abstention, and every answer metric", "answerable"),
+    "evidence": ("hit@1, hit@k, MRR@10, cited quote holds evidence", "evidence"),
+    "answer_keys": ("answer-key accuracy", "answer_keys"),
+    "gold_docs": ("citation precision, gold docs in top k", "gold_docs"),
+}
+
+
+def skipped_metrics(questions: Sequence[Record]) -> list[str]:
+    """Readable lines for the metrics skipped on some questions because a label is missing."""
+    out = []
+    for field, (what, name) in NEEDS.items():
+        if field == "answerable":
+            missing = sum(q.get("answerable") is None for q in questions)
+        else:
+            missing = sum(q.get("answerable") is True and not q.get(name) for q in questions)
+        if missing:
+            out.append(f"{what}: skipped on {missing} of {len(questions)} questions (no `{name}`)")
+    return out
 
 
 def flatten(breakdown: dict[str, dict[str, Any]]) -> dict[str, float | None]:
@@ -221,6 +256,6 @@ def percentile(values: Sequence[float], pct: float) -> float | None:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
-def _mean(values: Iterable[float | bool]) -> float | None:
-    items = [float(v) for v in values]
+def _mean(values: Iterable[float | bool | None]) -> float | None:
+    items = [float(v) for v in values if v is not None]
     return sum(items) / len(items) if items else None

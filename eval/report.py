@@ -105,6 +105,8 @@ def _header(meta: dict[str, Any]) -> str:
             f"chunks {s.get('chunk_chars')}/{s.get('chunk_overlap')} chars; dense={s.get('use_dense')}, "
             f"bm25={s.get('use_bm25')}; answer mode `{s.get('answer_mode', 'extractive')}`; "
             f"reranker `{s.get('reranker')}`",
+            *(["", "Skipped metrics (labels missing in the question file):"] if meta.get("skipped") else []),
+            *(f"- {line}" for line in meta.get("skipped", [])),
         ]
     )
 
@@ -228,3 +230,35 @@ def _fmt(value: Any, name: str) -> str:
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+SPLIT_METRICS = [
+    "hit_at_k",
+    "mrr_at_10",
+    "answer_accuracy",
+    "false_abstention_rate",
+    "unanswerable_abstention_rate",
+    "citation_precision",
+    "evidence_support",
+]
+
+
+def render_splits(reports: dict[str, dict[str, Any]], main: str) -> str:
+    """One table with the splits side by side (overall, zh, en): dev is tuned on, test is not."""
+    names = list(reports)
+    header = "| metric | " + " | ".join(f"{n} {g}" for n in names for g in DIFF_GROUPS) + " |"
+    lines = [
+        "# Eval: " + " vs ".join(f"{n} ({reports[n]['meta']['n_questions']} questions)" for n in names),
+        "",
+        "dev is the split weights and thresholds were chosen on; test was written apart and gates CI.",
+        "",
+        header,
+        "|---|" + "---:|" * (len(names) * len(DIFF_GROUPS)),
+    ]
+    for metric in SPLIT_METRICS:
+        cells = []
+        for n in names:
+            m = reports[n]["systems"][main]["metrics"]
+            cells += [_fmt(m.get(g, {}).get(metric), metric) for g in DIFF_GROUPS]
+        lines.append(f"| {_label(metric)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

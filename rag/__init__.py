@@ -1,5 +1,11 @@
 """Cited answers from a folder of papers. The front door: everything the CLI, the UI and the
-eval harness use is re-exported here; importing it loads no model."""
+eval harness use is re-exported here; importing it loads no model.
+
+    settings = rag.Settings.load()            # defaults < RAG_* environment < keyword arguments
+    rag.build_index(settings)                 # corpus/ -> index/ (incremental, atomic)
+    assistant = rag.load(settings)
+    answer = assistant.ask("跨境电商物流面临哪些问题？", history=[...], mode="extractive")
+"""
 
 from __future__ import annotations
 
@@ -12,66 +18,97 @@ from .errors import (
     IndexMismatchError,
     IndexNotFoundError,
     ModelNotAvailableError,
+    ProvisionError,
     RagError,
 )
-from .types import Answer, Chunk, Citation, CleanPaper, Hit, Paper, SentenceCheck, page_label
+from .text import language_of
+from .tuning import Tuning
+from .types import Answer, Chunk, Citation, CleanPaper, Heading, Hit, Paper, SentenceCheck, Turn, page_label
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "ANSWERERS",
     "Answer",
+    "Answerer",
     "Assistant",
     "BadQuestionError",
     "BuildReport",
     "Chunk",
     "Citation",
     "CleanPaper",
+    "Context",
     "CorpusError",
+    "Draft",
+    "GeneratedAnswerer",
+    "Heading",
     "Hit",
     "IndexMismatchError",
     "IndexNotFoundError",
+    "LEGS",
     "LLMSettings",
+    "Leg",
     "ModelNotAvailableError",
     "Paper",
+    "ProvisionError",
     "RagError",
     "SentenceCheck",
     "Settings",
+    "Tuning",
+    "Turn",
     "__version__",
+    "answerer",
     "as_langchain_retriever",
+    "as_runnable",
     "bibtex",
     "build_index",
     "chunk_paper",
     "dense_encoder",
     "gbt7714",
     "generate_answer",
+    "language_of",
+    "leg",
     "load",
     "markdown_for_writing",
+    "ensure_models",
+    "open_or_build",
     "page_label",
     "provision_e5",
     "read_paper",
     "reference_list",
     "split_sentences",
     "stream_answer",
-    "verify_answer",
 ]
 
 if TYPE_CHECKING:
-    from .chain import as_langchain_retriever
+    from .adapters import as_langchain_retriever, as_runnable
+    from .answer import ANSWERERS, Answerer, Context, Draft, answerer
     from .chunking import chunk_paper, split_sentences
     from .cite import bibtex, gbt7714, markdown_for_writing, reference_list
     from .embeddings import dense_encoder
-    from .generate import LLMSettings, generate_answer, stream_answer, verify_answer
+    from .generate import GeneratedAnswerer, LLMSettings, generate_answer, stream_answer
     from .indexing import BuildReport, build_index
     from .ingest import read_paper
-    from .pipeline import Assistant, load
-    from .provision import provision_e5
+    from .legs import LEGS, Leg, leg
+    from .pipeline import Assistant, load, open_or_build
+    from .provision import ensure_models, provision_e5
 
 _LAZY = {
     "Assistant": "pipeline",
     "load": "pipeline",
+    "open_or_build": "pipeline",
     "build_index": "indexing",
     "BuildReport": "indexing",
-    "as_langchain_retriever": "chain",
+    "as_langchain_retriever": "adapters",
+    "as_runnable": "adapters",
+    "ANSWERERS": "answer",
+    "Answerer": "answer",
+    "Context": "answer",
+    "Draft": "answer",
+    "answerer": "answer",
+    "LEGS": "legs",
+    "Leg": "legs",
+    "leg": "legs",
     "chunk_paper": "chunking",
     "split_sentences": "chunking",
     "bibtex": "cite",
@@ -81,10 +118,11 @@ _LAZY = {
     "dense_encoder": "embeddings",
     "read_paper": "ingest",
     "provision_e5": "provision",
+    "ensure_models": "provision",
+    "GeneratedAnswerer": "generate",
     "LLMSettings": "generate",
     "generate_answer": "generate",
     "stream_answer": "generate",
-    "verify_answer": "generate",
 }
 
 

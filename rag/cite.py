@@ -6,16 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from .text import CITATION_MARKER, strip_source_refs
 from .types import Answer, Citation, Hit, Paper, page_label
 
-MARKER = re.compile(r"\[(\d{1,3})\]")
-# In-text reference markers of the papers themselves ("...增速 6.2 个百分点[4]。"); they are
-# dropped from quoted answer sentences so they cannot be mistaken for the answer's own [n].
-SOURCE_REF = re.compile(r"\s*\[\d+(?:\s*[,，\-–]\s*\d+)*\]")
-
-
-def strip_source_refs(text: str) -> str:
-    return SOURCE_REF.sub("", text)
+MARKER = CITATION_MARKER
 
 
 def citation_from_hit(n: int, hit: Hit, paper: Paper | None, sentence: str = "") -> Citation:

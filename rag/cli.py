@@ -27,30 +27,19 @@ def _settings(args: argparse.Namespace) -> rag.Settings:
 
 def cmd_models(args: argparse.Namespace) -> int:
     settings = rag.Settings.load()
-    path = rag.provision_e5(
-        Path(args.dest) if args.dest else settings.models_dir / "multilingual-e5-small", force=args.force
-    )
+    path = rag.provision_e5(Path(args.dest) if args.dest else Path(settings.embedder_path), force=args.force)
     print(f"embedder ready: {path}")
     return 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    _ensure_models(settings)
+    rag.ensure_models(settings)
     report = rag.build_index(settings, rebuild=args.rebuild)
     for warning in report.skipped:
         print(f"warning: skipped {warning}", file=sys.stderr)
     print(report.summary())
     return 0
-
-
-def _ensure_models(settings: rag.Settings) -> None:
-    if (
-        settings.embedder == "e5-small"
-        and not (settings.models_dir / "multilingual-e5-small" / "provenance.json").exists()
-    ):
-        print("provisioning the offline embedder (once) ...", file=sys.stderr)
-        rag.provision_e5(settings.models_dir / "multilingual-e5-small")
 
 
 def _read_questions(path: str) -> list[str]:
@@ -78,12 +67,11 @@ def cmd_ask(args: argparse.Namespace) -> int:
         raise rag.BadQuestionError('No question given. Usage: rag ask "你的问题" (or --questions FILE).')
     assistant = rag.load(_settings(args))
     llm = rag.LLMSettings.load(backend=args.llm)
+    mode = "extractive" if llm.backend == "extractive" else rag.GeneratedAnswerer(llm)
     status = 0
     for q in questions:
         try:
-            answer = (
-                assistant.ask(q) if llm.backend == "extractive" else rag.generate_answer(assistant, q, settings=llm)
-            )
+            answer = assistant.ask(q, mode=mode)
         except rag.BadQuestionError as exc:
             if not args.json:
                 raise
@@ -126,32 +114,30 @@ def format_answer(answer: rag.Answer) -> str:
 def cmd_demo(args: argparse.Namespace) -> int:
     """The main job until the chat UI exists: make sure models and index exist, answer a sample."""
     settings = _settings(args)
-    _ensure_models(settings)
-    if not (settings.index_dir / "manifest.json").exists():
-        print(f"building the index from {settings.corpus_dir}/ ...", file=sys.stderr)
-        print(rag.build_index(settings).summary(), file=sys.stderr)
-    assistant = rag.load(settings)
+    rag.ensure_models(settings)
+    assistant = rag.open_or_build(settings)
     print(f"Q: {args.question}\n")
     print(format_answer(assistant.ask(args.question)))
     return 0
 
 
-def cmd_eval(args: argparse.Namespace, rest: list[str]) -> int:
-    try:
-        from eval.harness import main as eval_main
-    except ImportError as exc:
-        raise rag.RagError(f"The eval harness is not importable ({exc}); run from the project folder.") from exc
-    return int(eval_main(rest))
+def plugin_commands() -> dict[str, object]:
+    """Commands other packages register under the `rag.commands` entry-point group (the chat
+    UI's `serve`, the harness's `eval`): name -> entry point, loaded only when run."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group="rag.commands")}
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def run_plugin(name: str, rest: list[str]) -> int:
+    entry = plugin_commands().get(name)
+    if entry is None:
+        raise rag.RagError(f"`rag {name}` is not installed; run `make setup` (it registers the commands).")
     try:
-        from ui.app import serve
+        main = entry.load()  # type: ignore[attr-defined]
     except ImportError as exc:
-        raise rag.RagError(f"The chat UI is not importable ({exc}); run `make setup`.") from exc
-    settings = _settings(args)
-    _ensure_models(settings)
-    return int(serve(settings, host=args.host, port=args.port) or 0)
+        raise rag.RagError(f"`rag {name}` cannot be loaded ({exc}); run `make setup`.") from exc
+    return int(main(rest) or 0)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -187,18 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="build what is missing and answer a sample question")
     common(p)
     p.add_argument("question", nargs="?", default=SAMPLE_QUESTION)
-    p = sub.add_parser("serve", help="open the chat UI on localhost")
-    common(p)
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=7860)
-    sub.add_parser("eval", help="run the eval harness (rag eval --help)", add_help=False)
+    for name in sorted(plugin_commands()):
+        sub.add_parser(name, help=f"see `rag {name} --help`", add_help=False)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    if argv[:1] == ["eval"]:
+    if argv[:1] and argv[0] in plugin_commands():
         args, rest = parser.parse_known_args(argv[:1])[0], argv[1:]
     else:
         args, rest = parser.parse_args(argv), []
@@ -206,9 +189,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     start = time.perf_counter()
     try:
-        if args.command == "eval":
-            return cmd_eval(args, rest)
-        handlers = {"models": cmd_models, "index": cmd_index, "ask": cmd_ask, "demo": cmd_demo, "serve": cmd_serve}
+        handlers = {"models": cmd_models, "index": cmd_index, "ask": cmd_ask, "demo": cmd_demo}
+        if args.command not in handlers:
+            return run_plugin(args.command, rest)
         return handlers[args.command](args)
     except rag.RagError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -34,6 +34,8 @@ class Settings:
     include_references: bool = False
     reranker: str | None = None
     max_question_chars: int = 2000
+    # A JSON file of Tuning values to use instead of the shipped ones (rag/tuning.py); "" = shipped.
+    tuning: str = ""
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:

@@ -23,3 +23,7 @@ class BadQuestionError(RagError):
 
 class CorpusError(RagError):
     pass
+
+
+class ProvisionError(RagError):
+    """Provisioning a model from registry packages failed; the message names the package."""

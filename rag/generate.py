@@ -15,28 +15,26 @@ import re
 import time
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import prompts
-from .answer import ABSTAIN
-from .cite import strip_source_refs
+from .answer import Context, Draft, abstention, answerer
 from .config import PROJECT_ROOT, coerce
 from .errors import ModelNotAvailableError, RagError
-from .types import Answer, Citation
-from .verify import SentenceCheck, Verified, verify
+from .text import CITATION_MARKER, language_of, strip_source_refs
+from .types import Answer, Citation, Turn
 
 if TYPE_CHECKING:
     from .pipeline import Assistant
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BACKENDS", "LLMSettings", "generate_answer", "make_chat_model", "stream_answer", "verify_answer"]
+__all__ = ["BACKENDS", "GeneratedAnswerer", "LLMSettings", "generate_answer", "make_chat_model", "stream_answer"]
 
 BACKENDS = ("extractive", "openai", "llamacpp")
 DEFAULT_GGUF = PROJECT_ROOT / "models" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-History = Sequence["str | tuple[str, str]"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,19 +194,18 @@ def passage_block(passages: Sequence[Citation], lang: str) -> str:
     return "\n\n".join(out)
 
 
-def history_block(history: History, lang: str) -> str:
+def history_block(history: Sequence[Turn], lang: str) -> str:
     turns = []
     for turn in history:
-        if isinstance(turn, str):
-            turns.append(prompts.TURN_QUESTION_ONLY[lang].format(question=turn))
+        if not turn.answer:
+            turns.append(prompts.TURN_QUESTION_ONLY[lang].format(question=turn.question))
         else:
-            question, answer = turn
-            short = re.sub(r"\[\d{1,3}\]", "", answer or "").strip()[:300]
-            turns.append(prompts.TURN[lang].format(question=question, answer=short))
+            short = CITATION_MARKER.sub("", turn.answer).strip()[:300]
+            turns.append(prompts.TURN[lang].format(question=turn.question, answer=short))
     return "\n".join(turns)
 
 
-def condense_with_model(model: Any, llm: LLMSettings, question: str, history: History, lang: str) -> str:
+def condense_with_model(model: Any, llm: LLMSettings, question: str, history: Sequence[Turn], lang: str) -> str:
     """The follow-up rewritten by the model as a standalone question (the question itself when
     the model returns nothing usable)."""
     with _model_errors(llm, model):
@@ -219,193 +216,76 @@ def condense_with_model(model: Any, llm: LLMSettings, question: str, history: Hi
     return text if re.search(r"\w", text) and len(text) <= 500 else question
 
 
-# ---------------------------------------------------------------- answering
+# ---------------------------------------------------------------- the answerer
 
 
-@dataclass
-class _Turn:
-    """What is known before generation: the retrieval (via the extractive answer) and inputs."""
+@answerer
+class GeneratedAnswerer:
+    """A language model writes the answer from the numbered passages (retrieval, abstention and
+    citations as for the extractive answer); the Assistant verifies its draft and falls back to
+    the extractive answer when the draft is unusable. The model condenses follow-ups too."""
 
-    base: Answer  # the extractive answer for the standalone question: passages, abstention, fallback
-    standalone: str
-    asked: str
-    mode: str
-    timings: dict[str, float]
+    name = "generated"
 
+    def __init__(self, settings: LLMSettings | None = None, chat_model: Any = None) -> None:
+        self.llm = settings or LLMSettings.load()
+        if chat_model is None and self.llm.backend == "extractive":
+            raise ModelNotAvailableError(
+                "Generated answers need a language model: set RAG_LLM=openai (with RAG_LLM_BASE_URL and "
+                "RAG_LLM_MODEL) or RAG_LLM=llamacpp (after `make llm`), or ask in extractive mode."
+            )
+        self._model = chat_model
+        self.drop_unsupported = self.llm.drop_unsupported
 
-def _prepare(
-    assistant: Assistant,
-    question: str,
-    model: Any,
-    llm: LLMSettings,
-    k: int | None,
-    doc_ids: Sequence[str] | None,
-    history: History | None,
-) -> _Turn:
-    from .chunking import language_of
-    from .pipeline import clean_question
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = make_chat_model(self.llm)
+        return self._model
 
-    t0 = time.perf_counter()
-    asked = clean_question(question, assistant.settings.max_question_chars)
-    standalone = asked
-    if history:
-        standalone = condense_with_model(model, llm, asked, history, language_of(asked))
-    t1 = time.perf_counter()
-    # The extractive answer carries the retrieval, the measured abstention rule and the fallback.
-    base = assistant.ask(standalone, k=k, doc_ids=doc_ids)
-    mode = llm.backend if llm.backend != "extractive" else str(getattr(model, "_llm_type", "llm"))
-    timings = {"condense": (t1 - t0) * 1000, "retrieve": base.timings_ms.get("retrieve", 0.0)}
-    return _Turn(base, standalone, asked, mode, timings)
+    @property
+    def label(self) -> str:
+        return self.llm.backend if self.llm.backend != "extractive" else str(getattr(self._model, "_llm_type", "llm"))
 
+    def condense(self, question: str, history: Sequence[Turn]) -> str | None:
+        return condense_with_model(self.model, self.llm, question, history, language_of(question))
 
-def _inputs(turn: _Turn) -> dict[str, str]:
-    lang = turn.base.language
-    return {"passages": passage_block(turn.base.passages, lang), "question": turn.standalone}
-
-
-def _before_generation(turn: _Turn) -> Answer | None:
-    """The abstention decided from retrieval alone, as the extractive answer decides it: the
-    model is not asked (small models do not abstain on their own)."""
-    if turn.base.abstained or not turn.base.passages:
-        notes = (*turn.base.notes, "abstained before generation: the retrieved passages do not answer it")
-        return _answer(turn, turn.base.answer, True, (), notes, ())
-    return None
-
-
-def _finish(assistant: Assistant, turn: _Turn, draft: str, llm: LLMSettings, t_gen: float) -> Answer:
-    t0 = time.perf_counter()
-    passages = {p.n: p for p in turn.base.passages}
-    checked = verify(
-        draft,
-        passages,
-        question_lang=turn.base.language,
-        bridge=assistant.retriever.bridge,
-        drop_unsupported=llm.drop_unsupported,
-    )
-    turn.timings |= {"generate": t_gen, "verify": (time.perf_counter() - t0) * 1000}
-    if checked.abstained:
-        return _answer(turn, ABSTAIN[turn.base.language], True, (), ("the model found no answer in the passages",), ())
-    if checked.problem:
-        return _fallback(assistant, turn, checked)
-    return _answer(turn, checked.text, False, checked.citations, checked.notes, checked.sentences)
-
-
-def _fallback(assistant: Assistant, turn: _Turn, checked: Verified) -> Answer:
-    base = turn.base
-    extractive = verify_answer(assistant, base)
-    note = f"generated answer unusable ({checked.problem}); showing the extractive answer"
-    logger.info("%s: %r", note, checked.text[:200])
-    turn.mode = "extractive"
-    return _answer(turn, base.answer, base.abstained, base.citations, (note, *base.notes), extractive.sentences)
-
-
-def _answer(
-    turn: _Turn,
-    text: str,
-    abstained: bool,
-    citations: tuple[Citation, ...],
-    notes: Sequence[str],
-    sentences: tuple[SentenceCheck, ...],
-) -> Answer:
-    timings = dict(turn.timings)
-    timings["total"] = sum(v for key, v in timings.items() if key in {"condense", "retrieve", "generate", "verify"})
-    timings["answer"] = turn.base.timings_ms.get("answer", 0.0)
-    answer = Answer(
-        question=turn.asked,
-        answer=text,
-        abstained=abstained,
-        language=turn.base.language,
-        citations=citations,
-        passages=turn.base.passages,
-        timings_ms=timings,
-        mode=turn.mode,
-        standalone_question=turn.standalone,
-        notes=tuple(notes),
-    )
-    return with_sentences(answer, sentences)
-
-
-def with_sentences(answer: Answer, sentences: tuple[SentenceCheck, ...]) -> Answer:
-    return replace(answer, sentences=sentences)
-
-
-def verify_answer(assistant: Assistant, answer: Answer) -> Verified:
-    """The sentence checks of an answer already made (e.g. the extractive one), against its citations."""
-    if answer.abstained:
-        return Verified(answer.answer, (), (), abstained=True)
-    return verify(
-        answer.answer,
-        {c.n: c for c in answer.citations},
-        question_lang=answer.language,
-        bridge=assistant.retriever.bridge,
-    )
-
-
-def _history_questions(history: History | None) -> list[str]:
-    return [t if isinstance(t, str) else t[0] for t in history or ()]
+    def stream(self, context: Context) -> Iterator[str | Draft]:
+        if context.decision.abstain or not context.passages:
+            # Decided from retrieval alone: small models do not abstain on their own.
+            yield abstention(context, "abstained before generation: the retrieved passages do not answer it")
+            return
+        chain = _answer_chain(self.model, context.lang)
+        inputs = {"passages": passage_block(context.passages, context.lang), "question": context.standalone}
+        t0 = time.perf_counter()
+        parts: list[str] = []
+        timings: dict[str, float] = {}
+        with _model_errors(self.llm, self.model):
+            for token in chain.stream(inputs):
+                if not parts:
+                    timings["first_token"] = (time.perf_counter() - t0) * 1000
+                parts.append(token)
+                yield token
+        timings["generate"] = (time.perf_counter() - t0) * 1000
+        yield Draft("".join(parts), context.passages, timings_ms=timings)
 
 
 def generate_answer(
-    assistant: Assistant,
-    question: str,
-    *,
-    k: int | None = None,
-    doc_ids: Sequence[str] | None = None,
-    history: History | None = None,
-    chat_model: Any = None,
-    settings: LLMSettings | None = None,
+    assistant: Assistant, question: str, *, settings: LLMSettings | None = None, chat_model: Any = None, **options: Any
 ) -> Answer:
-    """One answer from the backend in settings (RAG_LLM), or from `chat_model` when given.
-    `history` is the conversation so far: (question, answer) pairs or standalone questions."""
-    *_, final = stream_answer(
-        assistant,
-        question,
-        k=k,
-        doc_ids=doc_ids,
-        history=history,
-        chat_model=chat_model,
-        settings=settings,
-        _stream=False,
-    )
-    if not isinstance(final, Answer):  # stream_answer always ends with the Answer
-        raise RagError("the answer stream ended without an answer")
-    return final
+    """`assistant.ask(question, mode=GeneratedAnswerer(settings, chat_model), **options)`."""
+    return assistant.ask(question, mode=_answerer_for(settings, chat_model), **options)
 
 
 def stream_answer(
-    assistant: Assistant,
-    question: str,
-    *,
-    k: int | None = None,
-    doc_ids: Sequence[str] | None = None,
-    history: History | None = None,
-    chat_model: Any = None,
-    settings: LLMSettings | None = None,
-    _stream: bool = True,
+    assistant: Assistant, question: str, *, settings: LLMSettings | None = None, chat_model: Any = None, **options: Any
 ) -> Iterator[str | Answer]:
-    """Yield the model's draft token by token, then the final Answer. The Answer's text is
-    authoritative: verification may mark or drop sentences, or fall back to the extractive answer."""
+    """`assistant.stream(...)` in generated mode (extractive when no model is configured)."""
+    return assistant.stream(question, mode=_answerer_for(settings, chat_model), **options)
+
+
+def _answerer_for(settings: LLMSettings | None, chat_model: Any) -> GeneratedAnswerer | str:
     llm = settings or LLMSettings.load()
     if chat_model is None and llm.backend == "extractive":
-        answer = assistant.ask(question, k=k, doc_ids=doc_ids, history=_history_questions(history))
-        yield with_sentences(answer, verify_answer(assistant, answer).sentences)
-        return
-    model = chat_model if chat_model is not None else make_chat_model(llm)
-    turn = _prepare(assistant, question, model, llm, k, doc_ids, history)
-    early = _before_generation(turn)
-    if early is not None:
-        yield early
-        return
-    chain = _answer_chain(model, turn.base.language)
-    t0 = time.perf_counter()
-    parts: list[str] = []
-    with _model_errors(llm, model):
-        if _stream:
-            for token in chain.stream(_inputs(turn)):
-                if not parts:
-                    turn.timings["first_token"] = (time.perf_counter() - t0) * 1000
-                parts.append(token)
-                yield token
-        else:
-            parts.append(chain.invoke(_inputs(turn)))
-    yield _finish(assistant, turn, "".join(parts), llm, (time.perf_counter() - t0) * 1000)
+        return "extractive"
+    return GeneratedAnswerer(llm, chat_model)

@@ -17,7 +17,8 @@ from .embeddings import bridge_encoder, dense_encoder
 from .errors import CorpusError
 from .ingest import corpus_files, file_sha256, load_catalog, read_paper
 from .lexical import han_vocabulary, tokenize
-from .types import Chunk, Paper
+from .outline import outline_of
+from .types import Chunk, Heading, Paper
 
 if TYPE_CHECKING:
     import numpy as np
@@ -65,6 +66,9 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool | N
     kept: dict[str, tuple[Paper, list[int]]] = {}  # doc_id -> (paper, old chunk indices)
     fresh: list[tuple[Paper, list[Chunk]]] = []
     report = {"added": [], "updated": [], "unchanged": [], "skipped": []}
+    outlines: dict[str, list[Heading]] = {}  # doc_id -> its headings (kept papers: from the old index)
+    for h in old.headings if old else ():
+        outlines.setdefault(h.doc_id, []).append(h)
     old_by_doc = _chunks_by_doc(old) if old else {}
     for path in corpus_files(settings.corpus_dir):
         sha = file_sha256(path)
@@ -88,6 +92,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool | N
             continue
         chunks = chunk_paper(clean, chunk_chars=settings.chunk_chars, chunk_overlap=settings.chunk_overlap)
         fresh.append((clean.paper, chunks))
+        outlines[doc_id] = outline_of(clean)
         report["updated" if path.name in old_files else "added"].append(path.name)
     present = {p.stem for p in corpus_files(settings.corpus_dir)}
     removed = sorted(f for f in old_files if f.rsplit(".", 1)[0] not in present)
@@ -102,6 +107,7 @@ def build_index(settings: Settings, *, rebuild: bool = False, progress: bool | N
         sentence_vectors=data.sentence_vectors,
         vocab=data.vocab,
         vocab_vectors=data.vocab_vectors,
+        headings=tuple(h for doc in data.papers for h in outlines.get(doc, ())),
     )
     store.write_index(settings.index_dir, data)
     return BuildReport(

@@ -111,8 +111,16 @@ BRIDGE_MIN_SIM = 0.6
 BRIDGE_PER_WORD = 2
 
 
-def bridge_terms(word_vectors: np.ndarray, vocab: list[str], vocab_vectors: np.ndarray) -> list[str]:
-    """Chinese tokens for each English word (nearest in the cross-lingual space)."""
+def bridge_terms(
+    word_vectors: np.ndarray,
+    vocab: list[str],
+    vocab_vectors: np.ndarray,
+    *,
+    min_similarity: float = BRIDGE_MIN_SIM,
+    per_word: int = BRIDGE_PER_WORD,
+) -> list[str]:
+    """Chinese tokens for each English word (nearest in the cross-lingual space): at most
+    `per_word` per word, each at least `min_similarity` (cosine) close."""
     import numpy as np
 
     if not len(vocab) or not len(word_vectors):
@@ -120,7 +128,7 @@ def bridge_terms(word_vectors: np.ndarray, vocab: list[str], vocab_vectors: np.n
     sims = word_vectors @ vocab_vectors.T
     out: list[str] = []
     for row in sims:
-        for i in np.argsort(-row)[:BRIDGE_PER_WORD]:
-            if row[i] >= BRIDGE_MIN_SIM:
+        for i in np.argsort(-row)[:per_word]:
+            if row[i] >= min_similarity:
                 out.append(vocab[int(i)])
     return out

@@ -1,72 +1,52 @@
-"""The order of the stages: build_index(settings), load(settings) -> Assistant(.ask)."""
+"""The order of the stages: build_index(settings), load(settings) -> Assistant(.ask, .stream).
+
+question -> clean -> condense (history) -> embed -> legs + fusion -> hits
+         -> evidence sentences -> abstention decision -> answerer -> verification -> Answer
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
-import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from . import store
-from .answer import ABSTAIN, Extractive, compose
+from .abstain import Abstainer
+from .answer import ANSWERERS, Context, Draft, Extractive, abstention
 from .cite import citation_from_hit
 from .config import Settings
-from .errors import BadQuestionError
+from .converse import as_turns, condense
+from .errors import RagError
+from .evidence import SentenceScorer
 from .indexing import BuildReport, build_index, expected_signature
-from .retrieve import Query, Retriever
+from .outline import OutlineLister
+from .retrieve import Retriever
+from .tuning import Tuning
 from .types import Answer, Hit, Paper
+from .userinput import clean_question
+
+if TYPE_CHECKING:
+    from .answer import Answerer
+    from .legs import Query
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Assistant", "BuildReport", "build_index", "load", "clean_question", "condense"]
-
-
-def clean_question(question: object, max_chars: int = 2000) -> str:
-    """A usable query from user input: control characters dropped, whitespace collapsed,
-    over-long input truncated (with a log line). Raises BadQuestionError when nothing is left."""
-    if not isinstance(question, str):
-        raise BadQuestionError(f"The question must be text, got {type(question).__name__}.")
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
-    text = re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
-    if not text or not re.search(r"\w", text):
-        raise BadQuestionError("The question is empty; type a question in Chinese or English.")
-    if len(text) > max_chars:
-        logger.warning("question of %d characters truncated to %d", len(text), max_chars)
-        text = text[:max_chars]
-    return text
-
-
-_FOLLOW_UP = re.compile(
-    r"^(那|那么|那个|还有|另外|此外|它|其|这|该|上述|第[一二三四五六七八九十\d]+[点个条项])|"
-    r"^(what about|how about|and |what else|why|how so|tell me more|more on|and what)|"
-    r"(呢[？?]?$|\bit\b|\bthey\b|\bthat\b|\bthose\b|\bthis\b)",
-    re.I,
-)
-
-
-def condense(question: str, history: Sequence[str]) -> str:
-    """A standalone question for retrieval from a follow-up ("那第二点呢？", "what about
-    payments?"): without a language model, the previous standalone question is kept as
-    context when the new one leans on it (opens with or contains a back-reference); a
-    question that stands on its own ("红烧肉怎么做？") is searched as it is."""
-    if not history:
-        return question
-    if _FOLLOW_UP.search(question):
-        return f"{history[-1]} {question}"
-    return question
+__all__ = ["Assistant", "BuildReport", "build_index", "load", "clean_question"]
 
 
 class Assistant:
     """Answers questions over one loaded index. Safe to share between threads."""
 
-    def __init__(self, settings: Settings, data: store.IndexData) -> None:
+    def __init__(self, settings: Settings, data: store.IndexData, tuning: Tuning | None = None) -> None:
         self.settings = settings
         self.data = data
-        self.retriever = Retriever(data, settings)
-        self.extractive = Extractive(data)
+        self.tuning = tuning or Tuning.load(settings.tuning)
+        self.retriever = Retriever(data, settings, self.tuning)
+        self.scorer = SentenceScorer(data, self.tuning)
+        self._answerers: dict[str, Answerer] = {}
         self._lock = threading.Lock()
 
     @property
@@ -78,6 +58,202 @@ class Assistant:
         for c in self.data.chunks:
             counts[c.doc_id] = counts.get(c.doc_id, 0) + 1
         return counts
+
+    @cached_property
+    def abstainer(self) -> Abstainer:
+        return Abstainer(self.data, self.tuning, self.retriever.bridge)
+
+    # ------------------------------------------------------------ answerers
+
+    def use(self, answerer: Answerer) -> Answerer:
+        """Make an answerer instance the one used for its mode name (e.g. a GeneratedAnswerer
+        with its own LLM settings or chat model)."""
+        with self._lock:
+            self._answerers[answerer.name] = answerer
+        return answerer
+
+    def answerer(self, mode: str | Answerer | None = None) -> Answerer:
+        """The answerer for a mode: "extractive", "generated" (RAG_LLM decides the model), an
+        Answerer instance, or None for the default (generated when RAG_LLM is set)."""
+        if mode is not None and not isinstance(mode, str):
+            return mode
+        name = mode or self.default_mode
+        with self._lock:
+            if name not in self._answerers:
+                self._answerers[name] = self._make_answerer(name)
+            return self._answerers[name]
+
+    @cached_property
+    def default_mode(self) -> str:
+        from .generate import LLMSettings
+
+        return "extractive" if LLMSettings.load().backend == "extractive" else "generated"
+
+    def _make_answerer(self, name: str) -> Answerer:
+        if name == "extractive":
+            return Extractive(self.tuning, OutlineLister(self.data, self.scorer, self.tuning))
+        if name == "generated":
+            from .generate import GeneratedAnswerer
+
+            return GeneratedAnswerer()
+        if name in ANSWERERS:
+            return ANSWERERS[name]()
+        raise RagError(f"Unknown answer mode {name!r}; use one of: extractive, generated, {', '.join(ANSWERERS)}.")
+
+    # ------------------------------------------------------------ asking
+
+    def retrieve(
+        self,
+        question: str,
+        k: int | None = None,
+        *,
+        use_dense: bool | None = None,
+        use_bm25: bool | None = None,
+        doc_ids: Sequence[str] | None = None,
+    ) -> list[Hit]:
+        """The k best chunks for a question (no answer): rank order, references excluded."""
+        query = self._query(clean_question(question, self.settings.max_question_chars), use_dense, use_bm25)
+        return self.retriever.search(query, k or self.settings.k, doc_ids=frozenset(doc_ids) if doc_ids else None)
+
+    def _query(self, text: str, use_dense: bool | None, use_bm25: bool | None) -> Query:
+        return self.retriever.embed(
+            text,
+            use_dense=self.settings.use_dense if use_dense is None else use_dense,
+            use_bm25=self.settings.use_bm25 if use_bm25 is None else use_bm25,
+        )
+
+    def ask(self, question: str, **options: Any) -> Answer:
+        """One cited answer (or an abstention). Options as for `stream`."""
+        final: Answer | None = None
+        for piece in self.stream(question, **options):
+            if isinstance(piece, Answer):
+                final = piece
+        if final is None:  # every answerer ends with a Draft, so stream ends with an Answer
+            raise RagError("the answer stream ended without an answer")
+        return final
+
+    def stream(
+        self,
+        question: str,
+        *,
+        mode: str | Answerer | None = None,
+        history: Sequence[Any] | None = None,
+        k: int | None = None,
+        doc_ids: Sequence[str] | None = None,
+        use_dense: bool | None = None,
+        use_bm25: bool | None = None,
+    ) -> Iterator[str | Answer]:
+        """Yield pieces of the draft as the answerer writes them (generated mode), then the
+        final, verified Answer, whose text is authoritative.
+
+        mode: "extractive" | "generated" | an Answerer; default from RAG_LLM.
+        history: earlier turns, oldest first (rag.Turn or rag.Answer; see rag.converse.as_turns).
+        k: passages to retrieve (1..100, default settings.k); doc_ids: restrict to these papers.
+        Raises BadQuestionError for empty input, ModelNotAvailableError when a model is missing."""
+        t0 = time.perf_counter()
+        answerer = self.answerer(mode)
+        context = self._context(question, answerer, history, k, doc_ids, use_dense, use_bm25)
+        t1 = time.perf_counter()
+        draft: Draft | None = None
+        for piece in answerer.stream(context):
+            if isinstance(piece, Draft):
+                draft = piece
+            else:
+                yield piece
+        if draft is None:
+            raise RagError(f"the {answerer.name} answerer produced no draft")
+        yield self._finish(context, answerer, draft, {"retrieve": (t1 - t0) * 1000, "start": t0})
+
+    def _context(
+        self,
+        question: str,
+        answerer: Answerer,
+        history: Sequence[Any] | None,
+        k: int | None,
+        doc_ids: Sequence[str] | None,
+        use_dense: bool | None,
+        use_bm25: bool | None,
+    ) -> Context:
+        asked = clean_question(question, self.settings.max_question_chars)
+        turns = as_turns(history)
+        standalone = condense(asked, turns, answerer.condense)
+        query = self._query(standalone, use_dense, use_bm25)
+        hits = self.retriever.search(query, k or self.settings.k, doc_ids=frozenset(doc_ids) if doc_ids else None)
+        evidence = self.scorer.candidates(query, hits)
+        decision = self.abstainer.decide(query, hits, evidence)
+        passages = tuple(citation_from_hit(h.rank, h, self.data.papers.get(h.chunk.doc_id)) for h in hits)
+        return Context(
+            asked, standalone, query, tuple(hits), tuple(evidence), decision, passages, self.data.papers, turns
+        )
+
+    def _finish(self, context: Context, answerer: Answerer, draft: Draft, timings: dict[str, float]) -> Answer:
+        """Verify the draft once; an unusable generated draft gives way to the extractive one."""
+        from .verify import verify
+
+        t = time.perf_counter()
+        notes = list(draft.notes)
+        mode = getattr(answerer, "label", answerer.name)
+        checked = None
+        if not draft.abstained:
+            checked = verify(
+                draft.text,
+                {c.n: c for c in draft.citations},
+                question_lang=context.lang,
+                bridge=self.retriever.bridge,
+                tuning=self.tuning,
+                drop_unsupported=getattr(answerer, "drop_unsupported", False),
+            )
+            if checked.abstained:
+                draft = abstention(context, "the model found no answer in the passages")
+                notes, checked = list(draft.notes), None
+            elif checked.problem and not draft.quoted:
+                notes = [f"generated answer unusable ({checked.problem}); showing the extractive answer"]
+                logger.info("%s: %r", notes[0], checked.text[:200])
+                draft, mode = self.answerer("extractive").draft(context), "extractive"  # type: ignore[attr-defined]
+                notes += list(draft.notes)
+                checked = (
+                    None
+                    if draft.abstained
+                    else verify(
+                        draft.text,
+                        {c.n: c for c in draft.citations},
+                        question_lang=context.lang,
+                        bridge=self.retriever.bridge,
+                        tuning=self.tuning,
+                    )
+                )
+        text, citations, sentences = draft.text, draft.citations, ()
+        if checked is not None:
+            sentences = checked.sentences
+            if not draft.quoted:  # a generated draft is shown as verified (renumbered, marked)
+                text, citations = checked.text, checked.citations
+                notes += list(checked.notes)
+        end = time.perf_counter()
+        timing = {"retrieve": timings["retrieve"], **draft.timings_ms}
+        timing["answer"] = (end - timings["start"]) * 1000 - timings["retrieve"]
+        timing["verify"] = (end - t) * 1000
+        timing["total"] = (end - timings["start"]) * 1000
+        d = context.decision
+        notes += [
+            f"evidence={d.best_sentence:.3f}",
+            f"similarity={d.similarity:.3f}",
+            f"p_unanswerable={d.p_unanswerable:.3f}",
+        ]
+        return Answer(
+            question=context.question,
+            answer=text,
+            abstained=draft.abstained,
+            language=context.lang,
+            citations=citations,
+            passages=context.passages,
+            timings_ms=timing,
+            mode=mode,
+            standalone_question=context.standalone,
+            notes=tuple(dict.fromkeys(notes)),
+            sentences=sentences,
+        )
+
+    # ------------------------------------------------------------ start-up
 
     def prefetch(self) -> threading.Thread:
         """Load the slow parts (USE weights ~1.8 s, jieba dictionaries ~2 s) in a background
@@ -102,109 +278,27 @@ class Assistant:
         """Load every model and build every lookup table now (the chat calls this at start),
         so the first user question is as fast as the rest."""
         self.retriever.warm_up()
-        self.ask("跨境电商")  # builds the answerer's sentence, idf and outline tables too
+        self.ask("跨境电商")
         self.ask("What are the problems of cross-border logistics?")
-
-    def retrieve(
-        self,
-        question: str,
-        k: int | None = None,
-        *,
-        use_dense: bool | None = None,
-        use_bm25: bool | None = None,
-        doc_ids: Sequence[str] | None = None,
-    ) -> list[Hit]:
-        query = self._query(clean_question(question, self.settings.max_question_chars), use_dense, use_bm25)
-        return self.retriever.search(query, k or self.settings.k, doc_ids=frozenset(doc_ids) if doc_ids else None)
-
-    def _query(self, text: str, use_dense: bool | None, use_bm25: bool | None) -> Query:
-        """The question embedded for the legs that are on (settings unless overridden)."""
-        return self.retriever.embed(
-            text,
-            use_dense=self.settings.use_dense if use_dense is None else use_dense,
-            use_bm25=self.settings.use_bm25 if use_bm25 is None else use_bm25,
-        )
-
-    def ask(
-        self,
-        question: str,
-        *,
-        k: int | None = None,
-        use_dense: bool | None = None,
-        use_bm25: bool | None = None,
-        doc_ids: Sequence[str] | None = None,
-        history: Sequence[str] | None = None,
-    ) -> Answer:
-        """Retrieve, then answer extractively with [n] citations, or abstain. `history` is the
-        list of earlier standalone questions of the conversation (Answer.standalone_question)."""
-        return self.chain.invoke(
-            {
-                "question": question,
-                "k": k,
-                "use_dense": use_dense,
-                "use_bm25": use_bm25,
-                "doc_ids": doc_ids,
-                "history": list(history or ()),
-            }
-        )
-
-    def _check(self, text: str, citations: tuple, lang: str) -> tuple:
-        """Sentence-by-sentence verification, the same test generated answers get."""
-        from .verify import verify
-
-        return verify(text, {c.n: c for c in citations}, question_lang=lang, bridge=self.retriever.bridge).sentences
-
-    @cached_property
-    def chain(self):  # noqa: ANN201 - a LangChain Runnable, imported lazily
-        from .chain import answer_chain
-
-        return answer_chain(self)
-
-    def _answer(self, request: dict) -> Answer:
-        """The body of the chain: one question in, one Answer out."""
-        t0 = time.perf_counter()
-        asked = clean_question(request["question"], self.settings.max_question_chars)
-        text = condense(asked, request.get("history") or ())
-        k = request.get("k") or self.settings.k
-        query = self._query(text, request.get("use_dense"), request.get("use_bm25"))
-        doc_ids = request.get("doc_ids")
-        hits = self.retriever.search(query, k, doc_ids=frozenset(doc_ids) if doc_ids else None)
-        t1 = time.perf_counter()
-        evidence = self.extractive.candidates(query, hits)
-        decision = self.extractive.decide(query, hits, evidence, self.retriever.bridge)
-        lang = query.lang
-        passages = tuple(citation_from_hit(h.rank, h, self.data.papers.get(h.chunk.doc_id)) for h in hits)
-        if decision.abstain or not hits:
-            answer_text, citations, abstained = ABSTAIN[lang], (), True
-        else:
-            chosen = self.extractive.outline_list(query, hits, evidence[0].score if evidence else 0.0)
-            chosen = chosen or self.extractive.select(query, evidence)
-            answer_text, citations = compose(chosen, lang, self.data.papers)
-            abstained = False
-        checks = self._check(answer_text, citations, lang) if not abstained else ()
-        t2 = time.perf_counter()
-        return Answer(
-            question=asked,
-            answer=answer_text,
-            abstained=abstained,
-            language=lang,
-            citations=citations,
-            passages=passages,
-            timings_ms={"retrieve": (t1 - t0) * 1000, "answer": (t2 - t1) * 1000, "total": (t2 - t0) * 1000},
-            standalone_question=text,
-            sentences=checks,
-            notes=(
-                f"evidence={decision.best_sentence:.3f}",
-                f"similarity={decision.similarity:.3f}",
-                *((f"abstained: {decision.reason}",) if decision.reason else ()),
-            ),
-        )
 
 
 def load(settings: Settings | None = None, **overrides: object) -> Assistant:
-    """Open the index named by settings (built by `rag index`) and return an Assistant."""
+    """Open the index named by settings (built by `rag index`) and return an Assistant.
+    Raises IndexNotFoundError (with the command that builds it) or IndexMismatchError."""
     settings = settings or Settings.load(**overrides)
     data = store.load_index(settings.index_dir, expected_signature(settings), settings.corpus_dir)
     assistant = Assistant(settings, data)
     assistant.prefetch()
     return assistant
+
+
+def open_or_build(settings: Settings, *, progress: bool | None = None) -> Assistant:
+    """Load the index, building it first when it is missing (the chat, `rag demo`)."""
+    from .errors import IndexNotFoundError
+
+    try:
+        return load(settings)
+    except IndexNotFoundError:
+        logger.warning("no index in %s/: building it from %s/", settings.index_dir, settings.corpus_dir)
+        build_index(settings, progress=progress)
+        return load(settings)

@@ -37,7 +37,12 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .errors import ProvisionError
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +62,6 @@ _QK = 32  # weights per Q4_0 block
 _Q4_BLOCK_BYTES = 2 + _QK // 2  # float16 scale + 16 bytes of nibbles
 _DTYPE_F32 = 0
 _DTYPE_Q4_0 = 1
-
-
-class ProvisionError(RuntimeError):
-    """Provisioning the embedding model failed."""
 
 
 class MissingSourcePackageError(ProvisionError):
@@ -496,6 +497,20 @@ def _remove_stale_partials(dest: Path) -> None:
         if pid != os.getpid() and not _pid_alive(pid):
             logger.info("removing %s, left by an interrupted build", stale)
             shutil.rmtree(stale, ignore_errors=True)
+
+
+def ensure_models(settings: Settings) -> Path | None:
+    """Provision the offline e5 embedder when the settings use it and it is not there yet;
+    returns its folder (None when the settings name another model)."""
+    from .config import E5_ALIAS
+
+    if settings.embedder != E5_ALIAS:
+        return None
+    path = Path(settings.embedder_path)
+    if not (path / "provenance.json").exists():
+        logger.warning("provisioning the offline embedder into %s (once) ...", path)
+        provision_e5(path)
+    return path
 
 
 def provision_e5(dest: Path | None = None, *, force: bool = False) -> Path:

@@ -1,20 +1,21 @@
-"""Hybrid search: dense legs (e5, and the USE bridge for English questions) and BM25, fused
-by weighted reciprocal rank; references excluded by default; optional cross-encoder rerank."""
+"""Hybrid search: the registered legs (rag/legs.py) each rank the chunks, weighted reciprocal-rank
+fusion combines them (weights from Tuning), references are excluded by default, an optional
+reranker reorders the top."""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .chunking import language_of
 from .config import Settings
 from .embeddings import Encoder, bridge_encoder, dense_encoder
-from .errors import ModelNotAvailableError
-from .lexical import Lexical, bridge_terms, english_terms, tokenize
+from .legs import LEGS, Leg, Query
+from .lexical import bridge_terms, english_terms, tokenize
 from .store import IndexData
+from .text import fold, language_of
+from .tuning import Tuning
 from .types import Hit
 
 if TYPE_CHECKING:
@@ -22,36 +23,16 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RRF_K = 20
-DENSE_CANDIDATES = 1000  # per dense leg; past this rank a chunk adds nothing to the fusion
-# Leg weights per question language, tuned on eval/questions.jsonl (see README, "Figures").
-# Chinese questions: e5 and BM25 agree well; the USE bridge adds a little.
-# English questions: BM25 (Chinese tokens) gets nothing; USE aligns zh<->en far better than e5.
-WEIGHTS = {
-    "zh": {"dense": 1.0, "bm25": 1.0, "use": 0.0, "sent": 1.0},
-    "en": {"dense": 1.0, "bm25": 0.5, "use": 1.0, "sent": 0.0, "bm25x": 1.0},
-}
-# English chunks (the abstracts) match an English question's language rather than its content:
-# their fused score is scaled down so they surface only when they are really about the question.
-EN_CHUNK_FACTOR = {"zh": 1.0, "en": 1.0}
-POOLED = {"en"}
-MAX_EN_CHUNKS = {"en": 2}
-
-
-@dataclass(frozen=True)
-class Query:
-    text: str
-    lang: str
-    dense: np.ndarray | None
-    use: np.ndarray | None
-    tokens: tuple[str, ...]
-    bridged: tuple[str, ...] = ()  # Chinese terms found for an English question's words
+__all__ = ["Query", "Retriever"]
 
 
 class Retriever:
-    def __init__(self, data: IndexData, settings: Settings) -> None:
+    """Embeds questions and searches one loaded index with every leg the index supports."""
+
+    def __init__(self, data: IndexData, settings: Settings, tuning: Tuning | None = None) -> None:
         self.data = data
         self.settings = settings
+        self.tuning = tuning or Tuning()
         self.n = len(data.chunks)
 
     @cached_property
@@ -60,11 +41,22 @@ class Retriever:
 
     @cached_property
     def bridge(self) -> Encoder | None:
+        """The cross-lingual encoder the index was built with, or None."""
         return bridge_encoder(self.settings, threads=1) if "use" in self.data.vectors else None
 
     @cached_property
-    def lexical(self) -> Lexical:
-        return Lexical([list(t) for t in self.data.tokens])
+    def legs(self) -> dict[str, Leg]:
+        """Every registered leg whose index artefacts are present."""
+        out: dict[str, Leg] = {}
+        for name, cls in LEGS.items():
+            if cls.stage == "rerank" and not self.settings.reranker:
+                continue
+            missing = [need for need in cls.needs if not self.data.has(need)]
+            if missing:
+                logger.debug("leg %s is off: the index has no %s", name, ", ".join(missing))
+                continue
+            out[name] = cls(self.data, self.settings, self.tuning)
+        return out
 
     @cached_property
     def _is_reference(self) -> np.ndarray:
@@ -78,56 +70,14 @@ class Retriever:
 
         return np.array([c.lang == "en" for c in self.data.chunks], dtype=bool)
 
-    def _dense_scores(self, slot: str, vector: np.ndarray) -> np.ndarray:
-        """Inner products from the FAISS index for its best DENSE_CANDIDATES chunks (all of
-        them at this corpus size); chunks it does not return get the lowest cosine, -1."""
-        import numpy as np
-
-        index = self.data.faiss.get(slot)
-        if index is None:  # an IndexData assembled in memory, without FAISS files
-            return self.data.vectors[slot] @ vector
-        n = min(self.n, DENSE_CANDIDATES)
-        sims, ids = index.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), n)
-        out = np.full(self.n, -1.0, dtype=np.float32)
-        keep = ids[0] >= 0
-        out[ids[0][keep]] = sims[0][keep]
-        return out
-
-    @cached_property
-    def _chunk_sentences(self) -> tuple[np.ndarray, np.ndarray]:
-        """Sentence rows of every chunk, flattened with offsets (a sentence in an overlap
-        belongs to both chunks)."""
-        import numpy as np
-
-        by_doc: dict[str, list[tuple[int, int, int]]] = {}
-        for row, (ci, s, e) in enumerate(self.data.sentences):
-            by_doc.setdefault(self.data.chunks[ci].doc_id, []).append((s, e, row))
-        rows: list[int] = []
-        offsets = [0]
-        for chunk in self.data.chunks:
-            rows += [r for s, e, r in by_doc.get(chunk.doc_id, []) if s >= chunk.start and e <= chunk.end]
-            offsets.append(len(rows))
-        return np.array(rows, dtype=np.int64), np.array(offsets, dtype=np.int64)
-
-    def _best_sentence(self, sims: np.ndarray) -> np.ndarray:
-        """Per chunk, the similarity of its best-matching sentence."""
-        import numpy as np
-
-        rows, offsets = self._chunk_sentences
-        out = np.full(self.n, -1.0, dtype=np.float32)
-        gathered = sims[rows]
-        for i in range(self.n):
-            if offsets[i + 1] > offsets[i]:
-                out[i] = gathered[offsets[i] : offsets[i + 1]].max()
-        return out
-
     def warm_up(self) -> None:
-        """Load models and the BM25 index now rather than on the first question."""
-        self.embed("warm up", use_dense=True)
-        _ = self.lexical
+        """Load the encoders and build the BM25 index now rather than on the first question."""
+        self.leg_scores(self.embed("warm up"))
 
     def embed(self, question: str, *, use_dense: bool = True, use_bm25: bool = True) -> Query:
+        """The question as the legs need it: vectors when dense legs are on, terms when lexical are."""
         lang = language_of(question)
+        folded = fold(question)
         dense = self.dense.encode_queries([question])[0] if use_dense else None
         use = self.bridge.encode_queries([question])[0] if (use_dense and self.bridge is not None) else None
         tokens = tuple(tokenize(question)) if use_bm25 else ()
@@ -136,32 +86,30 @@ class Retriever:
             words = english_terms(question)
             if words:
                 vecs = self.bridge.encode_queries(words)
-                bridged = tuple(bridge_terms(vecs, list(self.data.vocab), self.data.vocab_vectors))
-        return Query(question, lang, dense, use, tokens, bridged)
+                bridged = tuple(
+                    bridge_terms(
+                        vecs,
+                        list(self.data.vocab),
+                        self.data.vocab_vectors,
+                        min_similarity=self.tuning.bridge_min_similarity,
+                        per_word=self.tuning.bridge_terms_per_word,
+                    )
+                )
+        return Query(question, lang, dense, use, tokens, bridged, folded)
 
     def leg_scores(self, query: Query) -> dict[str, np.ndarray]:
-        """Raw score of every chunk for each active leg (cosine for dense, BM25 for lexical)."""
+        """Raw score of every chunk for each fusing leg that has something to say."""
         scores: dict[str, np.ndarray] = {}
-        if query.dense is not None:
-            scores["dense"] = self._dense_scores("dense", query.dense)
-        if query.use is not None:
-            scores["use"] = self._dense_scores("use", query.use)
-        if query.use is not None and self.data.sentence_vectors is not None and len(self.data.sentences):
-            scores["sent"] = self._best_sentence(self.data.sentence_vectors @ query.use)
-        if query.tokens:
-            scores["bm25"] = self.lexical.scores(list(query.tokens))
-        if query.bridged:
-            scores["bm25x"] = self.lexical.scores(list(query.bridged))
+        for name, leg in self.legs.items():
+            if leg.stage != "fuse":
+                continue
+            raw = leg.score(query)
+            if raw is not None:
+                scores[name] = raw
         return scores
 
-    def search(
-        self,
-        query: Query,
-        k: int,
-        *,
-        doc_ids: frozenset[str] | None = None,
-        timings: dict[str, float] | None = None,
-    ) -> list[Hit]:
+    def search(self, query: Query, k: int, *, doc_ids: frozenset[str] | None = None) -> list[Hit]:
+        """The k best chunks, distinct in text, references excluded unless settings include them."""
         import numpy as np
 
         t = time.perf_counter()
@@ -171,77 +119,57 @@ class Retriever:
         if doc_ids:
             allowed &= np.array([c.doc_id in doc_ids for c in self.data.chunks], dtype=bool)
         legs = self.leg_scores(query)
-        fused = self.fuse(query.lang, legs, allowed)
-        fused = np.where(allowed, fused, -np.inf)
+        fused = np.where(allowed, self.fuse(query.lang, legs, allowed), -np.inf)
         top = self._top(fused, k, query.lang)
         hits = [
             Hit(self.data.chunks[i], float(fused[i]), r + 1, {leg: float(s[i]) for leg, s in legs.items()})
             for r, i in enumerate(top)
         ]
-        if self.settings.reranker:
-            hits = rerank(self.settings.reranker, query.text, hits)
-        if timings is not None:
-            timings["search"] = (time.perf_counter() - t) * 1000
+        for leg in self.legs.values():
+            if leg.stage == "rerank" and hits:
+                hits = leg.rerank(query, hits)
+        logger.debug("search %.1f ms", (time.perf_counter() - t) * 1000)
         return hits
 
     def fuse(self, lang: str, legs: dict[str, np.ndarray], allowed: np.ndarray) -> np.ndarray:
-        """Weighted reciprocal-rank fusion. For English questions each leg ranks the Chinese and
-        the English chunks separately, so the abstracts' language match does not push the body
-        down the dense lists; the abstracts then compete on their own merit."""
+        """Weighted reciprocal-rank fusion. For a pooled language (English) each leg ranks the
+        other-language and the same-language chunks separately, so an abstract's language match
+        does not push the body down the dense lists."""
         import numpy as np
 
         fused = np.zeros(self.n, dtype=np.float64)
-        weights = WEIGHTS.get(lang, WEIGHTS["zh"])
-        pools = [allowed & ~self._is_english, allowed & self._is_english] if lang in POOLED else [allowed]
-        for leg, raw in legs.items():
-            weight = weights.get(leg, 0.0)
+        weights = self.tuning.leg_weights.get(lang, self.tuning.leg_weights["zh"])
+        if lang in self.tuning.pooled_languages:
+            same = self._is_english if lang == "en" else ~self._is_english
+            pools = [allowed & ~same, allowed & same]
+        else:
+            pools = [allowed]
+        for name, raw in legs.items():
+            weight = weights.get(name, 0.0)
             if weight == 0.0:
                 continue
             for pool in pools:
-                masked = np.where(pool, raw, -np.inf)
-                order = np.argsort(-masked, kind="stable")
+                order = np.argsort(-np.where(pool, raw, -np.inf), kind="stable")
                 ranks = np.empty(self.n, dtype=np.float64)
                 ranks[order] = np.arange(1, self.n + 1)
-                contributes = pool & (raw > 0) if leg.startswith("bm25") else pool
-                fused += np.where(contributes, weight / (RRF_K + ranks), 0.0)
-        return np.where(self._is_english, fused * EN_CHUNK_FACTOR.get(lang, 1.0), fused)
+                contributes = pool & (raw > 0) if self.legs[name].lexical_positive_only else pool
+                fused += np.where(contributes, weight / (self.tuning.rrf_k + ranks), 0.0)
+        return fused
 
     def _top(self, fused: np.ndarray, k: int, lang: str) -> list[int]:
-        """Best k, with at most MAX_EN_CHUNKS English chunks for an English question."""
+        """Best k, with at most Tuning.max_same_language_chunks chunks in the question's language
+        when that language is pooled (English questions over Chinese papers)."""
         import numpy as np
 
         out: list[int] = []
-        english = 0
-        cap = MAX_EN_CHUNKS.get(lang, k)
+        same = 0
+        pooled = lang in self.tuning.pooled_languages
         for i in np.argsort(-fused, kind="stable"):
             if len(out) >= k or not np.isfinite(fused[i]) or fused[i] <= 0:
                 break
-            if self._is_english[i]:
-                if english >= cap:
+            if pooled and self.data.chunks[i].lang == lang:
+                if same >= self.tuning.max_same_language_chunks:
                     continue
-                english += 1
+                same += 1
             out.append(int(i))
         return out
-
-
-_RERANKERS: dict[str, object] = {}
-
-
-def rerank(model_name: str, question: str, hits: list[Hit]) -> list[Hit]:
-    """Reorder hits with a sentence-transformers CrossEncoder (off unless RAG_RERANKER is set)."""
-    if model_name not in _RERANKERS:
-        try:
-            from sentence_transformers import CrossEncoder
-
-            _RERANKERS[model_name] = CrossEncoder(model_name, device="cpu")
-        except Exception as exc:
-            raise ModelNotAvailableError(
-                f"Cannot load reranker {model_name!r} ({exc}). Unset RAG_RERANKER or give a local model folder."
-            ) from exc
-    model = _RERANKERS[model_name]
-    scores = model.predict([(question, h.chunk.text) for h in hits])  # type: ignore[attr-defined]
-    order = sorted(range(len(hits)), key=lambda i: -float(scores[i]))
-    return [
-        Hit(hits[i].chunk, float(scores[i]), r + 1, dict(hits[i].legs, rerank=float(scores[i])))
-        for r, i in enumerate(order)
-    ]

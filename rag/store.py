@@ -2,7 +2,7 @@
 
     index/manifest.json        what is here: format, encoders, chunking, file hashes, counts,
                                and which generation folder holds the data (written last)
-    index/gen-<id>/papers.json chunks.jsonl sentences.jsonl tokens.jsonl
+    index/gen-<id>/papers.json chunks.jsonl sentences.jsonl tokens.jsonl headings.jsonl
                    <slot>.faiss <slot>.npy (vectors per encoder; sentences-use.npy)
 
 A build writes a new generation folder and then replaces manifest.json atomically, so a crash
@@ -22,14 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import IndexMismatchError, IndexNotFoundError, RagError
-from .types import Chunk, Paper
+from .types import Chunk, Heading, Paper
 
 if TYPE_CHECKING:
     import numpy as np
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: headings.jsonl (the papers' outlines)
 MANIFEST = "manifest.json"
 # Exact inner-product search up to this many vectors (a few ms per query on 2 cores at
 # 384 dimensions); past it an HNSW graph keeps queries fast at a small cost in recall.
@@ -48,6 +48,20 @@ class IndexData:
     vocab: tuple[str, ...] = ()  # Chinese BM25 tokens, for bridging English questions
     vocab_vectors: np.ndarray | None = None  # bridge-encoder vectors of `vocab`
     faiss: dict[str, Any] = field(default_factory=dict)  # slot -> faiss index (loaded)
+    headings: tuple[Heading, ...] = ()  # every paper's outline, in order
+
+    def has(self, need: str) -> bool:
+        """Whether the index holds an artefact a retrieval leg needs: "vectors:<slot>",
+        "sentence_vectors", "tokens", "vocab_vectors", "headings"."""
+        kind, _, slot = need.partition(":")
+        present = {
+            "vectors": slot in self.vectors,
+            "sentence_vectors": self.sentence_vectors is not None,
+            "tokens": len(self.tokens) == len(self.chunks),
+            "vocab_vectors": self.vocab_vectors is not None,
+            "headings": bool(self.headings),
+        }
+        return present.get(kind, False)
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:
@@ -104,6 +118,7 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None, corpus_d
         vocab_path = gen / "vocab-use.npy"
         vocab = tuple(_read_jsonl(gen / "vocab.jsonl")) if vocab_path.exists() else ()
         vocab_vectors = np.load(vocab_path, allow_pickle=False) if vocab_path.exists() else None
+        headings = tuple(Heading(**row) for row in _read_jsonl(gen / "headings.jsonl"))
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise RagError(
             f"The index in {gen}/ is incomplete or damaged ({exc}). Rebuild with `rag index --rebuild`."
@@ -119,6 +134,7 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None, corpus_d
         vocab,
         vocab_vectors,
         indexes,  # type: ignore[arg-type]
+        headings,
     )
 
 
@@ -137,6 +153,7 @@ def write_index(index_dir: Path, data: IndexData) -> Path:
         _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in data.chunks))
         _write_jsonl(tmp / "tokens.jsonl", (list(t) for t in data.tokens))
         _write_jsonl(tmp / "sentences.jsonl", (list(s) for s in data.sentences))
+        _write_jsonl(tmp / "headings.jsonl", (h.to_dict() for h in data.headings))
         for slot, vecs in data.vectors.items():
             np.save(tmp / f"{slot}.npy", vecs, allow_pickle=False)
             faiss.write_index(build_faiss(vecs), str(tmp / f"{slot}.faiss"))

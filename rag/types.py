@@ -76,6 +76,20 @@ class Chunk:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class Heading:
+    """A heading of a paper as the cleaner found it at ingest: the outline of the paper."""
+
+    doc_id: str
+    start: int  # [start, end) in the cleaned text of the paper
+    end: int
+    level: int  # 1 for "4.", 2 for "4.1." and for "(一)" under a numbered heading
+    text: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def page_label(page: int | None, page_end: int | None) -> str | None:
     """'137' or '137–138', or None when the source shows no page numbers."""
     if page is None:
@@ -142,6 +156,15 @@ class SentenceCheck:
 
 
 @dataclass(frozen=True, slots=True)
+class Turn:
+    """One earlier exchange of a conversation: the history format of Assistant.ask."""
+
+    question: str
+    answer: str = ""
+    standalone: str | None = None  # what was searched for it, when known
+
+
+@dataclass(frozen=True, slots=True)
 class Answer:
     question: str
     answer: str
@@ -154,6 +177,10 @@ class Answer:
     standalone_question: str | None = None
     notes: tuple[str, ...] = ()
     sentences: tuple[SentenceCheck, ...] = ()  # per-sentence citation verification
+
+    def turn(self) -> Turn:
+        """This answer as a turn of the conversation history."""
+        return Turn(self.question, self.answer, self.standalone_question)
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON contract of `rag ask --json`, the UI and the eval harness."""

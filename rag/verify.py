@@ -17,14 +17,16 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .answer import ABSTAIN, EN_LEAD
-from .chunking import language_of, split_sentences
+from .chunking import split_sentences
 from .lexical import tokenize
+from .text import CITATION_MARKER, language_of
 from .types import Citation, SentenceCheck
 
 if TYPE_CHECKING:
     import numpy as np
 
     from .embeddings import Encoder
+    from .tuning import Tuning
 
 __all__ = ["SentenceCheck", "Verified", "verify", "check_sentence", "numbers_of", "term_coverage"]
 
@@ -84,6 +86,7 @@ def verify(
     question_lang: str,
     bridge: Encoder | None = None,
     drop_unsupported: bool = False,
+    tuning: Tuning | None = None,
 ) -> Verified:
     """Check every sentence of `text` against the passages (numbered as the model saw them)
     it cites, and return the text to show with citations renumbered in order of first use."""
@@ -97,8 +100,11 @@ def verify(
         f"removed citation [{n}]: there is no passage {n} (the context had {_range(passages)})"
         for n in dict.fromkeys(n for s in sentences for n in s.removed)
     ]
+    thresholds = (
+        (tuning.verify_min_term_coverage, tuning.verify_min_cross_similarity) if tuning else (TERM_MIN, CROSS_MIN)
+    )
     for s in sentences:
-        _judge(s, passages, bridge)
+        _judge(s, passages, bridge, thresholds)
     shown = [s for s in sentences if s.supported or not drop_unsupported]
     numbers = {n: i for i, n in enumerate(dict.fromkeys(n for s in shown for n in s.cited), 1)}
     best = {n: next(s.best[n] for s in shown if n in s.best) for n in numbers if any(n in s.best for s in shown)}
@@ -146,7 +152,7 @@ def _split(text: str, passages: Mapping[int, Citation]) -> list[_Sentence]:
     for line_no, line in enumerate(text.split("\n")):
         for start, end in split_sentences(line):
             raw = line[start:end]
-            numbers = [int(n) for n in re.findall(r"\[(\d{1,3})\]", raw)]
+            numbers = [int(n) for n in CITATION_MARKER.findall(raw)]
             body = re.sub(r"\s+([，。；：！？,.;:!?])", r"\1", _MARKER.sub("", raw)).strip()
             body = re.sub(r"\*\*|__", "", body).strip()  # markdown emphasis
             if not re.search(r"\w", _LIST_PREFIX.sub("", body)):
@@ -156,17 +162,26 @@ def _split(text: str, passages: Mapping[int, Citation]) -> list[_Sentence]:
     return out
 
 
-def _judge(s: _Sentence, passages: Mapping[int, Citation], bridge: Encoder | None) -> None:
+def _judge(
+    s: _Sentence, passages: Mapping[int, Citation], bridge: Encoder | None, thresholds: tuple[float, float]
+) -> None:
     if _is_abstention(s.body):
         s.supported, s.reason = True, "abstention"
     elif not s.cited:
         s.supported, s.reason = False, "no citation" + (" (only numbers that are not passages)" if s.removed else "")
     else:
-        s.supported, s.reason, s.best = check_sentence(s.body, [passages[n].text for n in s.cited], bridge, s.cited)
+        s.supported, s.reason, s.best = check_sentence(
+            s.body, [passages[n].text for n in s.cited], bridge, s.cited, thresholds=thresholds
+        )
 
 
 def check_sentence(
-    sentence: str, texts: Sequence[str], bridge: Encoder | None = None, numbers: Sequence[int] | None = None
+    sentence: str,
+    texts: Sequence[str],
+    bridge: Encoder | None = None,
+    numbers: Sequence[int] | None = None,
+    *,
+    thresholds: tuple[float, float] = (TERM_MIN, CROSS_MIN),
 ) -> tuple[bool, str, dict[int, str]]:
     """(supported, reason, {passage n: its best-matching sentence}) for one sentence and the
     texts of the passages it cites."""
@@ -177,11 +192,11 @@ def check_sentence(
     parts = {n: [t[a:b] for a, b in split_sentences(t)] or [t] for n, t in zip(numbers, texts, strict=True)}
     if language_of(body) == language_of("".join(texts)) or bridge is None:
         score_of = _coverage_scorer(body)
-        score, kind, threshold = term_coverage(body, cited), "key-term coverage", TERM_MIN
+        score, kind, threshold = term_coverage(body, cited), "key-term coverage", thresholds[0]
     else:
         candidates = [x for p in parts.values() for x in p]
         score_of = _cosine_scorer(body, candidates, bridge)
-        score, kind, threshold = max(map(score_of, candidates), default=0.0), "similarity", CROSS_MIN
+        score, kind, threshold = max(map(score_of, candidates), default=0.0), "similarity", thresholds[1]
     best = {n: max(p, key=score_of) for n, p in parts.items()}
     if missing:
         return False, f"figure {', '.join(missing)} not in the cited passage(s)", best
@@ -232,7 +247,7 @@ def _is_abstention(text: str) -> bool:
     return (
         bool(plain)
         and any(_PUNCT.sub("", p).lower() in plain for p in ABSTAIN.values())
-        and not re.search(r"\[\d{1,3}\]", text)
+        and not CITATION_MARKER.search(text)
     )
 
 

@@ -432,13 +432,25 @@ def serve(settings: rag.Settings | None = None, host: str = "127.0.0.1", port: i
     import rag
 
     settings = settings or rag.Settings.load()
-    try:
-        assistant = rag.load(settings)
-    except rag.IndexNotFoundError:
-        logger.warning("no index in %s; building it from %s", settings.index_dir, settings.corpus_dir)
-        logger.warning("%s", rag.build_index(settings).summary())
-        assistant = rag.load(settings)
+    rag.ensure_models(settings)
+    assistant = rag.open_or_build(settings)
     assistant.warm_up()
     demo = build_demo(assistant)  # a re-index reloads with assistant.settings
     launch(demo, host=host, port=port)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`rag serve` (registered as a `rag.commands` entry point): open the chat on localhost."""
+    import argparse
+
+    import rag
+
+    parser = argparse.ArgumentParser(prog="rag serve", description="Open the chat UI on localhost.")
+    parser.add_argument("--corpus", help="folder of papers (default: corpus/, or RAG_CORPUS_DIR)")
+    parser.add_argument("--index", help="index folder (default: index/, or RAG_INDEX_DIR)")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=7860)
+    args = parser.parse_args(argv)
+    settings = rag.Settings.load(corpus_dir=args.corpus, index_dir=args.index)
+    return int(serve(settings, host=args.host, port=args.port) or 0)

@@ -1,5 +1,6 @@
-"""The LangChain edge: the retriever as a BaseRetriever returning Documents with the chunk
-metadata, and the answer step as a Runnable chain. LangChain types stay in this module."""
+"""LangChain adapters over the public Assistant, for those who compose LangChain chains: the
+hybrid retriever as a BaseRetriever, and Assistant.ask as a Runnable. Nothing else in `rag`
+imports LangChain for answering; LangChain types stay in this module."""
 
 from __future__ import annotations
 
@@ -9,11 +10,15 @@ if TYPE_CHECKING:
     from .pipeline import Assistant
 
 
-def answer_chain(assistant: Assistant) -> Any:
-    """A Runnable: {"question", "k"?, "use_dense"?, "use_bm25"?, "doc_ids"?} -> rag.Answer."""
+def as_runnable(assistant: Assistant) -> Any:
+    """A Runnable: {"question", and any option of Assistant.ask} -> rag.Answer."""
     from langchain_core.runnables import RunnableLambda
 
-    return RunnableLambda(assistant._answer, name="rag_extractive_answer")
+    def run(request: dict[str, Any]) -> Any:
+        options = dict(request)
+        return assistant.ask(options.pop("question"), **options)
+
+    return RunnableLambda(run, name="rag_answer")
 
 
 def as_langchain_retriever(assistant: Assistant, k: int | None = None) -> Any:

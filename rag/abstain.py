@@ -1,0 +1,186 @@
+"""Abstention: should the papers' best evidence be offered as an answer at all?
+
+A small calibrated decision over named features of the question and its evidence:
+    similarity       best cross-lingual (USE) similarity of a retrieved sentence or chunk
+    best_sentence    score of the best evidence sentence (rag/evidence.py)
+    low_similarity   1 when similarity is under Tuning.min_similarity for the question's language
+    unknown_name     1 when the question names a place, person, organisation or Latin name the
+                     papers never mention ("Shenzhen" counts as mentioned when 深圳 is)
+    unknown_year     1 when a year of the question is in none of the retrieved passages
+    missing_figure   1 when a how-many question has no sentence among the best that gives a
+                     figure (in the unit asked, for each year asked, naming what the question names)
+P(unanswerable) = sigmoid(bias + sum(weight x feature)); the question is declined when it reaches
+Tuning.abstain_threshold. Weights and threshold are fitted on the dev split (eval/calibrate.py)."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from .text import YEAR, figures, fold, shape, word_set
+
+if TYPE_CHECKING:
+    from .embeddings import Encoder
+    from .evidence import Evidence
+    from .legs import Query
+    from .store import IndexData
+    from .tuning import Tuning
+    from .types import Hit
+
+FEATURES = ("similarity", "best_sentence", "low_similarity", "unknown_name", "unknown_year", "missing_figure")
+_EN_NAME = re.compile(r"(?<!^)(?<![.?!] )\b([A-Z][A-Za-z]+|[A-Z]{2,})\b")
+# Units a how-many question may ask in, and how a sentence states them.
+_UNITS = {
+    "万亿元": re.compile(r"万亿元|trillion yuan", re.I),
+    "亿元": re.compile(r"(?<!万)亿元|billion yuan|hundred million yuan", re.I),
+    "%": re.compile(r"%|百分|占比|比重|比例|\bshare\b|percent|proportion", re.I),
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The features read, the probability they give, and the verdict (shown in the JSON notes)."""
+
+    features: dict[str, float]
+    p_unanswerable: float
+    abstain: bool
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def reason(self) -> str:
+        return "; ".join(self.reasons)
+
+    @property
+    def similarity(self) -> float:
+        return self.features.get("similarity", 0.0)
+
+    @property
+    def best_sentence(self) -> float:
+        return self.features.get("best_sentence", 0.0)
+
+
+class Abstainer:
+    def __init__(self, data: IndexData, tuning: Tuning, bridge: Encoder | None) -> None:
+        self.data = data
+        self.tuning = tuning
+        self.bridge = bridge
+
+    @cached_property
+    def _body_text(self) -> str:
+        """All non-reference text, folded: where a name must occur to count as mentioned."""
+        return fold("\n".join(c.text for c in self.data.chunks if c.kind != "references"))
+
+    def _can_bridge(self) -> bool:
+        return self.bridge is not None and self.data.vocab_vectors is not None and bool(len(self.data.vocab))
+
+    def names(self, query: Query) -> list[tuple[str, list[str]]]:
+        """Each name of the question with the forms it takes in the papers ([]: never mentioned)."""
+        from .lexical import named_terms
+
+        if query.lang == "zh":
+            generic = word_set("zh", "generic_names")
+            return [
+                (n, [fold(n)] if fold(n) in self._body_text else [])
+                for n in named_terms(query.text)
+                if n not in generic
+            ]
+        return [(n, self._name_forms(n)) for n in english_names(query.text)]
+
+    def _name_forms(self, name: str) -> list[str]:
+        """An English name as the papers write it: itself, or the Chinese index tokens nearest to
+        it in the cross-lingual space ("Amazon" -> 亚马逊)."""
+        import numpy as np
+
+        forms = [fold(name)] if fold(name) in self._body_text else []
+        if self._can_bridge():
+            sims = self.data.vocab_vectors @ self.bridge.encode_queries([name])[0]  # type: ignore[union-attr,operator]
+            forms += [
+                self.data.vocab[int(i)]
+                for i in np.argsort(-sims)[:3]
+                if sims[i] >= self.tuning.name_bridge_min_similarity and self.data.vocab[int(i)] in self._body_text
+            ]
+        return forms
+
+    def features(self, query: Query, hits: list[Hit], evidence: list[Evidence]) -> tuple[dict[str, float], list[str]]:
+        """The named features and a readable reason for each one that is set."""
+        t = self.tuning
+        similarity = max((h.legs.get("sent", h.legs.get("use", 0.0)) for h in hits), default=0.0)
+        floor = t.min_similarity.get(query.lang, t.min_similarity["zh"])
+        f = {name: 0.0 for name in FEATURES}
+        f["similarity"] = similarity
+        f["best_sentence"] = evidence[0].score if evidence else 0.0
+        reasons: list[str] = []
+        if query.use is not None and similarity < floor:
+            f["low_similarity"] = 1.0
+            reasons.append(f"best sentence similarity {similarity:.2f} is below {floor}")
+        names = self.names(query)  # once per question: part-of-speech tagging, USE calls
+        checkable = query.lang == "zh" or self._can_bridge()  # an English name needs the bridge
+        unknown = [n for n, forms in names if not forms and checkable]
+        if unknown:
+            f["unknown_name"] = 1.0
+            reasons.append("the papers never mention " + ", ".join(unknown))
+        passages = fold("\n".join(h.chunk.text for h in hits))
+        years = [y for y in YEAR.findall(fold(query.text)) if y not in passages]
+        if years:
+            f["unknown_year"] = 1.0
+            reasons.append("no retrieved passage mentions " + ", ".join(years))
+        known = [forms for _, forms in names if forms]
+        best = [with_lead_in(ev, t.year_context_chars) for ev in evidence[: t.how_many_evidence_depth]]
+        best = [text for text in best if mentions_all(text, known)]
+        if shape("how_many").search(query.text) and not states_figure(query.text, best):
+            f["missing_figure"] = 1.0
+            reasons.append("no sentence among the best gives the figure asked for (with its year, unit and names)")
+        return f, reasons
+
+    def decide(self, query: Query, hits: list[Hit], evidence: list[Evidence]) -> Decision:
+        if not evidence:
+            return Decision({name: 0.0 for name in FEATURES}, 1.0, True, ("nothing retrieved",))
+        f, reasons = self.features(query, hits, evidence)
+        p = probability(f, self.tuning.abstention_weights)
+        abstain = p >= self.tuning.abstain_threshold
+        return Decision(f, p, abstain, tuple(reasons) if abstain else ())
+
+
+def with_lead_in(ev: Evidence, chars: int) -> str:
+    """The sentence with up to `chars` characters of its chunk before it: a figure's year is
+    often stated in the sentence before ("高速增长期(2013~2019 年)…。年均增速保持在 20%以上")."""
+    chunk = ev.hit.chunk
+    begin = max(0, ev.start - chunk.start - chars)
+    return chunk.text[begin : ev.end - chunk.start]
+
+
+def probability(features: dict[str, float], weights: dict[str, float]) -> float:
+    z = weights.get("bias", 0.0) + sum(weights.get(name, 0.0) * value for name, value in features.items())
+    return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, z))))
+
+
+def english_names(question: str) -> list[str]:
+    """Capitalised words past the first word of an English question ("Brazil", "SHEIN")."""
+    stop = word_set("en", "stopwords") | word_set("en", "generic_names")
+    return [w for w in _EN_NAME.findall(question.strip()) if w.lower() not in stop]
+
+
+def mentions_all(sentence: str, names: list[list[str]]) -> bool:
+    """The sentence names everything the question names (in one of each name's forms)."""
+    low = fold(sentence)
+    return all(any(form in low for form in forms) for forms in names)
+
+
+def states_figure(question: str, sentences: list[str]) -> bool:
+    """Some of the sentences answer a how-many question: each year the question names comes
+    with a figure in the unit it asks in (万亿元, %, ...)."""
+    q = fold(question)
+    years = YEAR.findall(q) or [""]
+    units = [unit for unit, pattern in _UNITS.items() if pattern.search(q)]
+    return all(any(_figure_in(fold(s), year, units) for s in sentences) for year in years)
+
+
+def _figure_in(sentence: str, year: str, units: list[str]) -> bool:
+    if year and year not in sentence:
+        return False
+    if not figures(YEAR.sub(" ", sentence)):
+        return False
+    return all((u in sentence) if u != "%" else ("%" in sentence or "％" in sentence) for u in units)

@@ -1,0 +1,122 @@
+"""Evidence: every sentence of the retrieved chunks scored against the question. The score is
+the sentence's cross-lingual (USE) similarity plus named, weighted features (Tuning): coverage
+of the question's terms, the chunk's retrieval score, and small penalties for sentences that
+rarely answer (headings, fragments, meta sentences, figures of another year)."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections import defaultdict
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
+
+from .lexical import tokenize
+from .text import DIGIT, YEAR, heading_level, language_of, shape
+from .types import Hit
+
+if TYPE_CHECKING:
+    from .legs import Query
+    from .store import IndexData
+    from .tuning import Tuning
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One candidate sentence: [start, end) in its paper's cleaned text, with its score."""
+
+    hit: Hit
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass(frozen=True)
+class QueryTerms:
+    weights: dict[str, float]  # the question's terms (and bridged terms) with their idf
+    total: float
+
+
+class SentenceScorer:
+    def __init__(self, data: IndexData, tuning: Tuning) -> None:
+        self.data = data
+        self.tuning = tuning
+
+    @cached_property
+    def _sentences_by_doc(self) -> dict[str, tuple[list[int], list[tuple[int, int, int]]]]:
+        """Per paper, its sentences (start, end, row) in order, with their starts for bisecting."""
+        by_doc: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+        for row, (ci, s, e) in enumerate(self.data.sentences):
+            by_doc[self.data.chunks[ci].doc_id].append((s, e, row))
+        return {d: ([s for s, _, _ in v], v) for d, v in ((d, sorted(set(v))) for d, v in by_doc.items())}
+
+    @cached_property
+    def _idf(self) -> dict[str, float]:
+        df: dict[str, int] = defaultdict(int)
+        for toks in self.data.tokens:
+            for t in set(toks):
+                df[t] += 1
+        n = max(1, len(self.data.tokens))
+        return {t: math.log(1 + n / c) for t, c in df.items()}
+
+    def sentence_row(self, doc_id: str, start: int) -> int | None:
+        starts, rows = self._sentences_by_doc.get(doc_id, ([], []))
+        i = bisect_left(starts, start)
+        return rows[i][2] if i < len(rows) and rows[i][0] == start else None
+
+    def query_terms(self, query: Query) -> QueryTerms:
+        terms = list(query.tokens or tokenize(query.text)) + list(query.bridged)
+        weights = {t: self._idf.get(t, 1.0) for t in terms}
+        return QueryTerms(weights, sum(weights.values()) or 1.0)
+
+    def candidates(self, query: Query, hits: list[Hit]) -> list[Evidence]:
+        """Every sentence of the hit chunks, scored, best first; an overlap sentence once."""
+        seen: set[tuple[str, int]] = set()
+        out: list[Evidence] = []
+        top = hits[0].score if hits and hits[0].score else 1.0
+        terms = self.query_terms(query)
+        for hit in hits:
+            chunk = hit.chunk
+            starts, rows = self._sentences_by_doc.get(chunk.doc_id, ([], []))
+            i = bisect_left(starts, chunk.start)
+            while i < len(rows) and rows[i][1] <= chunk.end:
+                s, e, row = rows[i]
+                i += 1
+                if (chunk.doc_id, s) in seen:
+                    continue
+                seen.add((chunk.doc_id, s))
+                text = chunk.text[s - chunk.start : e - chunk.start]
+                out.append(Evidence(hit, s, e, text, self.score(query, row, text, terms, hit.score / top)))
+        return sorted(out, key=lambda ev: -ev.score)
+
+    def score(self, query: Query, row: int, text: str, terms: QueryTerms, prior: float) -> float:
+        """USE similarity + coverage_weight x term coverage + prior_weight x chunk prior, with
+        the penalties of Tuning for sentences of kinds that rarely answer the question asked."""
+        t = self.tuning
+        sim = 0.0
+        if query.use is not None and self.data.sentence_vectors is not None:
+            sim = float(self.data.sentence_vectors[row] @ query.use)
+        s_terms = set(tokenize(text))
+        coverage = sum(w for term, w in terms.weights.items() if term in s_terms) / terms.total
+        score = sim + t.coverage_weight * coverage + t.prior_weight * prior
+        if shape("quantity").search(query.text) and DIGIT.search(text):
+            score += t.figure_bonus
+        if len(text) < t.fragment_chars:
+            score -= t.fragment_penalty
+        level = heading_level(text)
+        if level == 1:
+            score -= t.top_heading_penalty
+        elif level is not None and not shape("list").search(query.text):
+            score -= t.sub_heading_penalty
+        about_paper = shape("about_paper").search(query.text)
+        if query.lang == "en" and language_of(text) == "en" and not about_paper:
+            score -= t.same_language_abstract_penalty
+        if shape("meta_sentence").search(text) and not about_paper:
+            score -= t.meta_sentence_penalty
+        asked_years = set(YEAR.findall(query.text))
+        years = set(YEAR.findall(text))
+        if asked_years and years and not asked_years & years:
+            score -= t.other_year_penalty
+        return score

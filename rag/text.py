@@ -1,0 +1,117 @@
+"""Text rules shared by every stage: script ranges, language, citation and reference markers,
+headings, years and figures, and the per-language word lists (rag/data/<lang>.toml).
+
+One definition each, so ingest, retrieval, answering, verification and the UI agree."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+# Han ideographs: Extension A, the unified block and the compatibility block.
+HAN_RANGES = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+HAN = re.compile(f"[{HAN_RANGES}]")
+LATIN = re.compile(r"[A-Za-z]")
+WORD_CHAR = re.compile(rf"[\w{HAN_RANGES}]")
+
+# An answer's citation marker: "[3]".
+CITATION_MARKER = re.compile(r"\[(\d{1,3})\]")
+# The papers' own in-text reference markers: "[4]", "[4, 5]", "[4-6]" (with the space before).
+SOURCE_REF = re.compile(r"\s*\[\d+(?:\s*[,，\-–]\s*\d+)*\]")
+
+YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+DIGIT = re.compile(r"\d")
+
+# Headings as the cleaner leaves them: "4. 存在的问题", "4.1. 物流成本高", "(一) 监管制度".
+NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.\s*\S")
+ORDINAL_HEADING = re.compile(r"^[(（][一二三四五六七八九十]{1,3}[)）]\s*\S")
+HEADING_MAX_CHARS = 48
+
+
+def fold(text: str) -> str:
+    """The form of a text used for matching (never for quoting): compatibility forms and
+    full-width characters unified (NFKC), lower-cased."""
+    return unicodedata.normalize("NFKC", text).lower()
+
+
+def language_of(text: str) -> str:
+    """'zh' when Han characters are at least a third as many as Latin letters, else 'en'."""
+    han = len(HAN.findall(text))
+    latin = len(LATIN.findall(text))
+    return "zh" if han and han * 3 >= latin else "en"
+
+
+def strip_source_refs(text: str) -> str:
+    """The text without the papers' own reference markers, so they cannot pass for an [n]."""
+    return SOURCE_REF.sub("", text)
+
+
+def strip_citations(text: str) -> str:
+    return CITATION_MARKER.sub("", text)
+
+
+def heading_level(text: str) -> int | None:
+    """1 for "4. …", 2 for "4.1. …", -1 for "(一) …" (one below the numbered heading above
+    it), None when the line is not a heading (too long, or ends like a sentence)."""
+    if "\n" in text or len(text) > HEADING_MAX_CHARS or text.endswith(("。", "；", "，")):
+        return None
+    m = NUMBERED_HEADING.match(text)
+    if m:
+        return m.group(1).count(".") + 1
+    if ORDINAL_HEADING.match(text):
+        return -1
+    return None
+
+
+def is_heading(text: str) -> bool:
+    return heading_level(text) is not None
+
+
+def figures(text: str) -> list[str]:
+    """Numbers of a sentence that are not years, citation markers or a leading list ordinal:
+    "20%" -> ["20"], "1.88 万亿元" -> ["1.88"]."""
+    plain = re.sub(r"\[\d+\]|^\(?\d\)?\s*|^\d+(?:\.\d+)*\.\s", "", text)
+    return [f for f in NUMBER.findall(plain) if not YEAR.fullmatch(f)]
+
+
+def has_figure(text: str) -> bool:
+    return bool(figures(text))
+
+
+def near_duplicate(a: str, b: str) -> bool:
+    """One text contains the other once punctuation and spaces are ignored."""
+    a2, b2 = re.sub(r"\W", "", a), re.sub(r"\W", "", b)
+    return a2 in b2 or b2 in a2
+
+
+@lru_cache(maxsize=4)
+def words(lang: str) -> dict[str, object]:
+    """The word lists of one language (rag/data/<lang>.toml): stopwords, question shapes, …"""
+    path = DATA_DIR / f"{lang}.toml"
+    with open(path, "rb") as fh:
+        data = tomllib.load(fh)
+    # A word list may be written as one whitespace-separated string.
+    return {k: (v.split() if isinstance(v, str) else v) for k, v in data.items()}
+
+
+@lru_cache(maxsize=64)
+def shape(name: str) -> re.Pattern[str]:
+    """A question shape ("list", "how_many", …) as one case-insensitive pattern over both
+    languages: the union of the entries under [shapes] in every word-list file."""
+    parts: list[str] = []
+    for lang in ("zh", "en"):
+        entries = words(lang).get("shapes", {}).get(name, [])  # type: ignore[union-attr]
+        parts += list(entries)
+    if not parts:
+        raise KeyError(f"no question shape {name!r} in {DATA_DIR}")
+    return re.compile("|".join(f"(?:{p})" for p in parts), re.I)
+
+
+def word_set(lang: str, name: str) -> frozenset[str]:
+    return frozenset(words(lang).get(name, []))  # type: ignore[arg-type]

@@ -1,0 +1,107 @@
+"""Every weight and threshold of retrieval, answering, abstention and verification, in one
+documented object. Values were chosen on the `dev` question split (eval/sets/dev.jsonl) and are
+judged on `test`; a value's name says what it measures. Load other values from a JSON file with
+`Tuning.load(path)` (or RAG_TUNING=path) to try them without editing code."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import RagError
+
+
+def _per_lang(zh: Any, en: Any) -> Any:
+    return field(default_factory=lambda: {"zh": zh, "en": en})
+
+
+@dataclass(frozen=True)
+class Tuning:
+    # ---- retrieval: weighted reciprocal-rank fusion of the legs (rag/legs.py)
+    rrf_k: int = 20  # RRF constant: score += weight / (rrf_k + rank)
+    # Leg weights per question language. English questions: BM25 on Chinese tokens finds little,
+    # the cross-lingual USE legs and the bridged BM25 carry them.
+    leg_weights: dict[str, dict[str, float]] = field(
+        default_factory=lambda: {
+            "zh": {"dense": 1.0, "bm25": 1.0, "use": 0.0, "sent": 1.0, "bm25x": 0.0},
+            "en": {"dense": 1.0, "bm25": 0.5, "use": 1.0, "sent": 0.0, "bm25x": 1.0},
+        }
+    )
+    dense_candidates: int = 1000  # per dense leg; past this rank a chunk adds nothing to the fusion
+    # Question languages whose legs rank same-language and other-language chunks in separate pools,
+    # so an English abstract does not win on language alone; and how many such chunks may enter top k.
+    pooled_languages: tuple[str, ...] = ("en",)
+    max_same_language_chunks: int = 2
+    candidate_factor: int = 3  # fused candidates looked at per wanted hit (copies are collapsed)
+
+    # ---- English -> Chinese word bridge (USE nearest neighbours in the index vocabulary)
+    bridge_min_similarity: float = 0.6  # a Chinese token this close to an English word is its term
+    bridge_terms_per_word: int = 2
+    name_bridge_min_similarity: float = 0.65  # a name's Chinese form must be at least this close
+
+    # ---- sentence scoring (rag/evidence.py): USE similarity + weights x features
+    coverage_weight: float = 0.45  # x idf-weighted share of the question's terms in the sentence
+    prior_weight: float = 0.3  # x the chunk's fused score relative to the best chunk
+    figure_bonus: float = 0.05  # a quantity question and a sentence with a number
+    fragment_chars: int = 12  # sentences shorter than this are fragments ...
+    fragment_penalty: float = 0.2  # ... and lose this much
+    top_heading_penalty: float = 0.5  # "4. 存在的问题" restates a question, it does not answer it
+    sub_heading_penalty: float = 0.3  # a sub-heading answers only a list question
+    same_language_abstract_penalty: float = 0.15  # English sentence for an English question (language match)
+    meta_sentence_penalty: float = 0.1  # "本文通过…" describes the paper, rarely the fact asked for
+    other_year_penalty: float = 0.3  # the sentence's years and the question's years are disjoint
+
+    # ---- choosing the answer sentences (rag/answer.py)
+    list_max_sentences: int = 5
+    list_min_ratio: float = 0.78  # list answers take sentences scoring >= this x the best
+    plain_max_sentences: int = 3
+    plain_min_ratio: float = 0.88
+    other_paper_min_ratio: float = 0.95  # a second paper is quoted when nearly as good as the best
+    figure_search_depth: int = 8  # a how-many answer without a figure takes one from this many
+    max_list_items: int = 8  # sub-headings quoted for an outline list
+
+    # ---- abstention (rag/abstain.py): a logistic model over named features, fitted on dev
+    # (eval/calibrate.py); the question is declined when P(unanswerable) >= abstain_threshold.
+    abstention_weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "bias": -1.0,
+            "low_similarity": 4.0,
+            "unknown_name": 4.0,
+            "unknown_year": 4.0,
+            "missing_figure": 4.0,
+            "similarity": 0.0,
+            "best_sentence": 0.0,
+        }
+    )
+    abstain_threshold: float = 0.5
+    min_similarity: dict[str, float] = _per_lang(0.25, 0.17)  # below: "low_similarity" feature
+    how_many_evidence_depth: int = 6  # best sentences searched for the figure a how-many question needs
+    year_context_chars: int = 80  # a figure's year may stand this many characters before its sentence
+
+    # ---- citation verification (rag/verify.py, bench/calibrate_verify.py)
+    verify_min_term_coverage: float = 0.6
+    verify_min_cross_similarity: float = 0.30
+
+    @classmethod
+    def load(cls, path: Path | str | None = None) -> Tuning:
+        """Defaults, with any fields given in the JSON file at `path` replaced."""
+        if path is None or str(path) == "":
+            return cls()
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise RagError(
+                f"Cannot read tuning values from {path} ({exc}); fix the file or unset RAG_TUNING."
+            ) from None
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known) if isinstance(data, dict) else ["<not a JSON object>"]
+        if unknown:
+            raise RagError(f"{path}: unknown tuning values {', '.join(unknown)}; known: {', '.join(sorted(known))}.")
+        data = {k: tuple(v) if isinstance(getattr(cls(), k), tuple) else v for k, v in data.items()}
+        return replace(cls(), **data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
