@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_ask.py [--cold-runs 3] [--index]
 
 cold: wall time of `rag ask "…"` from process start to printed answer (median of runs);
-warm: per-question latency over eval/questions.jsonl with models loaded (p50/p95 of the
+warm: per-question latency over eval/sets/dev.jsonl with models loaded (p50/p95 of the
 retrieval stage and of the whole answer); peak resident memory of the warm process;
 --index also times a full `rag index --rebuild` into a temporary folder."""
 
@@ -45,7 +45,7 @@ def cold(runs: int) -> list[float]:
 
 
 def warm() -> tuple[list[float], list[float], float]:
-    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "questions.jsonl").open(encoding="utf-8")]
+    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "sets" / "dev.jsonl").open(encoding="utf-8")]
     assistant = rag.load(rag.Settings.load())
     assistant.warm_up()
     retrieve, total = [], []

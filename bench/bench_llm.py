@@ -2,7 +2,7 @@
 first token, tokens/s and the share of sentences verified as supported; and the same
 verification share for the extractive answer.
 
-    .venv/bin/python bench/bench_llm.py [--questions eval/questions.jsonl] [--k 5] [--limit N]
+    .venv/bin/python bench/bench_llm.py [--questions eval/sets/dev.jsonl] [--k 5] [--limit N]
                                         [--skip-extractive] [--skip-llm] [--max-tokens 256]
 """
 
@@ -19,8 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import rag  # noqa: E402
 from eval.questions import load_questions  # noqa: E402
-from rag.generate import LLMSettings, make_chat_model, stream_answer, verify_answer  # noqa: E402
-from rag.verify import verify  # noqa: E402
+from rag import LLMSettings  # noqa: E402
 
 
 class Tally:
@@ -56,8 +55,8 @@ class Tally:
 def bench_extractive(assistant: rag.Assistant, questions: list[dict], k: int) -> None:
     tally = Tally()
     for q in questions:
-        answer = assistant.ask(q["question"], k=k)
-        tally.add(verify_answer(assistant, answer).sentences, answer.abstained)
+        answer = assistant.ask(q["question"], k=k, mode="extractive")
+        tally.add(answer.sentences, answer.abstained)
     tally.report("extractive")
 
 
@@ -75,14 +74,15 @@ def bench_gguf(assistant: rag.Assistant, questions: list[dict], k: int, llm: LLM
         print(f"local GGUF model: not provisioned ({reason}); run `make llm` (scripts/provision_llm.sh)")
         return
     t = time.perf_counter()
-    model = make_chat_model(llm)
+    answerer = rag.GeneratedAnswerer(llm)
+    model = answerer.model
     model.invoke("你好")  # load and warm the model outside the timings
     print(f"local GGUF model {llm.model_path.name}: loaded in {time.perf_counter() - t:.1f} s")
     tally, first, rates, fallbacks = Tally(), [], [], 0
     for q in questions:
         start, tokens, stamps = time.perf_counter(), [], []
         final = None
-        for item in stream_answer(assistant, q["question"], k=k, chat_model=model, settings=llm):
+        for item in assistant.stream(q["question"], k=k, mode=answerer):
             if isinstance(item, str):
                 tokens.append(item)
                 stamps.append(time.perf_counter())
@@ -98,7 +98,7 @@ def bench_gguf(assistant: rag.Assistant, questions: list[dict], k: int, llm: LLM
             rates.append((len(stamps) - 1) / max(1e-6, stamps[-1] - stamps[0]))
         fallbacks += final.notes[:1] != () and final.notes[0].startswith("generated answer unusable")
         # The model's own draft, verified: what the share measures (the fallback would hide it).
-        draft = verify("".join(tokens), {p.n: p for p in final.passages}, question_lang=final.language,
+        draft = rag.check_citations("".join(tokens), {p.n: p for p in final.passages}, question_lang=final.language,
                        bridge=assistant.retriever.bridge)  # fmt: skip
         tally.add(draft.sentences, draft.abstained)
     if first:
@@ -114,7 +114,7 @@ def bench_gguf(assistant: rag.Assistant, questions: list[dict], k: int, llm: LLM
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", default="eval/questions.jsonl")
+    parser.add_argument("--questions", default="eval/sets/dev.jsonl")
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None, help="first N questions only")
     parser.add_argument("--max-tokens", type=int, default=256)

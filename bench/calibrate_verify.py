@@ -1,6 +1,6 @@
 """Measure the citation-verification scores on the project's papers, to set rag.verify's thresholds.
 
-    .venv/bin/python bench/calibrate_verify.py [--questions eval/questions.jsonl] [--k 5]
+    .venv/bin/python bench/calibrate_verify.py [--questions eval/sets/dev.jsonl] [--k 5]
 
 Pairs, built from the answerable questions of the eval set and real retrieval:
 - supported (paraphrase): the question turned into a statement with its answer keys, against
@@ -25,10 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import rag  # noqa: E402
 from eval.questions import load_questions  # noqa: E402
-from rag.chunking import split_sentences  # noqa: E402
-from rag.cite import strip_source_refs  # noqa: E402
-from rag.embeddings import bridge_encoder  # noqa: E402
-from rag.verify import term_coverage  # noqa: E402
+from rag import split_sentences, strip_source_refs, term_coverage  # noqa: E402
 
 _ASKING = re.compile(r"(是哪几年|哪几年|哪几个|哪些|哪个|哪项|哪家|什么|多少|是否|如何|怎样|为什么|大约|[？?吗呢])")
 
@@ -61,11 +58,11 @@ def table(name: str, scores: dict[str, list[float]], thresholds: list[float]) ->
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--questions", default="eval/questions.jsonl")
+    parser.add_argument("--questions", default="eval/sets/dev.jsonl")
     parser.add_argument("--k", type=int, default=5)
     args = parser.parse_args(argv)
     assistant = rag.load()
-    bridge = bridge_encoder(assistant.settings)
+    bridge = assistant.retriever.bridge
     zh = {"paraphrase, gold chunk": [], "verbatim, cited chunk": [], "wrong passage": []}
     en = {"question, gold chunk": [], "question, wrong passage": []}
     zh_cos = {"paraphrase, gold chunk": [], "wrong passage": []}

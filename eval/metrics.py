@@ -85,7 +85,7 @@ def _judge_answerable(q: Record, a: Record, passages: list[Record], ranked: list
     cites = a.get("citations", [])
     answered = not a.get("abstained")
     top_docs = {p.get("doc_id") for p in passages}
-    missing = (missing_key_groups(q["answer_keys"], a.get("answer", "")) if answered else q["answer_keys"])
+    missing = missing_key_groups(q["answer_keys"], a.get("answer", "")) if answered else q["answer_keys"]
     return {
         "hit_at_1": rank_k == 1 if has_evidence else None,
         "hit_at_k": rank_k is not None if has_evidence else None,

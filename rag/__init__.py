@@ -21,7 +21,7 @@ from .errors import (
     ProvisionError,
     RagError,
 )
-from .text import language_of
+from .text import language_of, strip_source_refs
 from .tuning import Tuning
 from .types import Answer, Chunk, Citation, CleanPaper, Heading, Hit, Paper, SentenceCheck, Turn, page_label
 
@@ -62,6 +62,7 @@ __all__ = [
     "as_runnable",
     "bibtex",
     "build_index",
+    "check_citations",
     "chunk_paper",
     "dense_encoder",
     "gbt7714",
@@ -78,6 +79,8 @@ __all__ = [
     "reference_list",
     "split_sentences",
     "stream_answer",
+    "strip_source_refs",
+    "term_coverage",
 ]
 
 if TYPE_CHECKING:
@@ -92,8 +95,10 @@ if TYPE_CHECKING:
     from .legs import LEGS, Leg, leg
     from .pipeline import Assistant, load, open_or_build
     from .provision import ensure_models, provision_e5
+    from .verify import term_coverage
+    from .verify import verify as check_citations
 
-_LAZY = {
+_LAZY: dict[str, str | tuple[str, str]] = {
     "Assistant": "pipeline",
     "load": "pipeline",
     "open_or_build": "pipeline",
@@ -123,6 +128,8 @@ _LAZY = {
     "LLMSettings": "generate",
     "generate_answer": "generate",
     "stream_answer": "generate",
+    "term_coverage": "verify",
+    "check_citations": ("verify", "verify"),
 }
 
 
@@ -133,4 +140,5 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'rag' has no attribute {name!r}")
     from importlib import import_module
 
-    return getattr(import_module(f".{module}", __name__), name)
+    module, attr = module if isinstance(module, tuple) else (module, name)
+    return getattr(import_module(f".{module}", __name__), attr)

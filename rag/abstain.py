@@ -8,7 +8,20 @@ A small calibrated decision over named features of the question and its evidence
                      papers never mention ("Shenzhen" counts as mentioned when 深圳 is)
     unknown_year     1 when a year of the question is in none of the retrieved passages
     missing_figure   1 when a how-many question has no sentence among the best that gives a
-                     figure (in the unit asked, for each year asked, naming what the question names)
+                     figure (in the unit asked, for each year asked, naming what the question names,
+                     and sharing Tuning.figure_min_term_coverage of the question's terms: the
+                     figure must measure what was asked, not something else in the same passage)
+    unmatched_terms  share of the question's content terms that occur nowhere in the papers
+                     (an English word counts when the bridge finds its Chinese term)
+    name_off_evidence 1 when the question names something the papers mention, but none of the
+                     best sentences does ("Kenya's population": Kenya is mentioned elsewhere)
+    best_coverage    share of the question's content terms the best sentences hold together
+                     (for an English question: of the Chinese terms its words were bridged to)
+    unknown_figure   1 when a figure of the question (not a year) is in no retrieved passage:
+                     the question rests on a number the papers do not state (a false premise)
+    short_question   1 when the question has at most Tuning.short_question_chars letters
+A how-many question asking with a classifier ("多少家", "几所") needs a figure with that
+classifier ("111 所"): the classifiers are the word list `classifiers` of rag/data/zh.toml.
 P(unanswerable) = sigmoid(bias + sum(weight x feature)); the question is declined when it reaches
 Tuning.abstain_threshold. Weights and threshold are fitted on the dev split (eval/calibrate.py)."""
 
@@ -20,7 +33,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .text import YEAR, figures, fold, shape, word_set
+from .text import HAN, WORD_CHAR, YEAR, figures, fold, shape, word_set
 
 if TYPE_CHECKING:
     from .embeddings import Encoder
@@ -30,7 +43,19 @@ if TYPE_CHECKING:
     from .tuning import Tuning
     from .types import Hit
 
-FEATURES = ("similarity", "best_sentence", "low_similarity", "unknown_name", "unknown_year", "missing_figure")
+FEATURES = (
+    "similarity",
+    "best_sentence",
+    "low_similarity",
+    "unknown_name",
+    "unknown_year",
+    "missing_figure",
+    "unmatched_terms",
+    "name_off_evidence",
+    "best_coverage",
+    "unknown_figure",
+    "short_question",
+)
 _EN_NAME = re.compile(r"(?<!^)(?<![.?!] )\b([A-Z][A-Za-z]+|[A-Z]{2,})\b")
 # Units a how-many question may ask in, and how a sentence states them.
 _UNITS = {
@@ -128,12 +153,69 @@ class Abstainer:
             f["unknown_year"] = 1.0
             reasons.append("no retrieved passage mentions " + ", ".join(years))
         known = [forms for _, forms in names if forms]
+        terms = self.content_terms(query, [n for n, _ in names])
         best = [with_lead_in(ev, t.year_context_chars) for ev in evidence[: t.how_many_evidence_depth]]
-        best = [text for text in best if mentions_all(text, known)]
+        matched = self.matching_terms(query, terms)
+        best = [
+            text for text in best if mentions_all(text, known) and coverage(text, matched) >= t.figure_min_term_coverage
+        ]
         if shape("how_many").search(query.text) and not states_figure(query.text, best):
             f["missing_figure"] = 1.0
-            reasons.append("no sentence among the best gives the figure asked for (with its year, unit and names)")
+            reasons.append("no sentence among the best gives the figure asked for (its year, unit, names and subject)")
+        top = [with_lead_in(ev, t.year_context_chars) for ev in evidence[: t.name_evidence_depth]]
+        if known and not any(mentions_all(text, known) for text in top):
+            f["name_off_evidence"] = 1.0
+            reasons.append("none of the best sentences names " + ", ".join(n for n, forms in names if forms))
+        f["best_coverage"] = coverage(" ".join(top), matched)
+        asked = [x for x in figures(YEAR.sub(" ", fold(query.text)))]
+        absent = [x for x in asked if x not in passages]
+        if absent:
+            f["unknown_figure"] = 1.0
+            reasons.append("no retrieved passage states " + ", ".join(absent))
+        if len(WORD_CHAR.findall(query.text)) <= t.short_question_chars:
+            f["short_question"] = 1.0
+            reasons.append("the question is too short to say what it asks")
+        unmatched = self.unmatched(query, terms)
+        if terms:
+            f["unmatched_terms"] = len(unmatched) / len(terms)
+        if unmatched and f["unmatched_terms"] >= 0.5:
+            reasons.append("the papers never use " + ", ".join(unmatched))
         return f, reasons
+
+    def content_terms(self, query: Query, names: list[str]) -> list[str]:
+        """The question's topic words: terms that are not question words, names or figures."""
+        from .lexical import english_terms, tokenize
+
+        skip = {fold(n) for n in names}
+        if query.lang == "en":
+            words = english_terms(query.text)
+        else:
+            words = [w for w in tokenize(query.text) if len(w) > 1 or not HAN.match(w)]
+            words = [w for w in words if not any(w != longer and w in longer for longer in words)]  # longest forms
+        shapes = [shape(name) for name in ("list", "how_many", "quantity")]
+        return [
+            w
+            for w in dict.fromkeys(words)
+            if w not in skip and not w.isdigit() and not any(p.fullmatch(w) for p in shapes)
+        ]
+
+    def matching_terms(self, query: Query, terms: list[str]) -> list[str]:
+        """The terms to look for in the papers' sentences: the Chinese terms an English
+        question's words were bridged to, else the question's own content terms."""
+        return list(dict.fromkeys(query.bridged)) if query.lang == "en" and query.bridged else terms
+
+    def unmatched(self, query: Query, terms: list[str]) -> list[str]:
+        """The terms the papers never use (for English words: nor their Chinese translation)."""
+        import numpy as np
+
+        missing = [w for w in terms if fold(w) not in self._body_text]
+        if not missing or query.lang != "en" or not self._can_bridge():
+            return missing
+        vectors = self.bridge.encode_queries(missing)  # type: ignore[union-attr]
+        best = (vectors @ self.data.vocab_vectors.T).max(axis=1)  # type: ignore[union-attr]
+        return [
+            w for w, sim in zip(missing, np.atleast_1d(best), strict=True) if sim < self.tuning.bridge_min_similarity
+        ]
 
     def decide(self, query: Query, hits: list[Hit], evidence: list[Evidence]) -> Decision:
         if not evidence:
@@ -150,6 +232,14 @@ def with_lead_in(ev: Evidence, chars: int) -> str:
     chunk = ev.hit.chunk
     begin = max(0, ev.start - chunk.start - chars)
     return chunk.text[begin : ev.end - chunk.start]
+
+
+def coverage(text: str, terms: list[str]) -> float:
+    """Share of the terms that occur in the text (1.0 when there are no terms)."""
+    if not terms:
+        return 1.0
+    low = fold(text)
+    return sum(fold(t) in low for t in terms) / len(terms)
 
 
 def probability(features: dict[str, float], weights: dict[str, float]) -> float:
@@ -171,16 +261,27 @@ def mentions_all(sentence: str, names: list[list[str]]) -> bool:
 
 def states_figure(question: str, sentences: list[str]) -> bool:
     """Some of the sentences answer a how-many question: each year the question names comes
-    with a figure in the unit it asks in (万亿元, %, ...)."""
+    with a figure in the unit it asks in (万亿元, %, ...) and with the classifier it asks with
+    ("多少家" needs "N 家")."""
     q = fold(question)
     years = YEAR.findall(q) or [""]
     units = [unit for unit, pattern in _UNITS.items() if pattern.search(q)]
-    return all(any(_figure_in(fold(s), year, units) for s in sentences) for year in years)
+    counted = classifier_asked(q)
+    return all(any(_figure_in(fold(s), year, units, counted) for s in sentences) for year in years)
 
 
-def _figure_in(sentence: str, year: str, units: list[str]) -> bool:
+def classifier_asked(question: str) -> str | None:
+    """The classifier of a Chinese how-many question: "多少家企业" -> "家", "几所高校" -> "所"."""
+    m = re.search(r"(?:多少|几)(\w)", question)
+    return m.group(1) if m and m.group(1) in word_set("zh", "classifiers") else None
+
+
+def _figure_in(sentence: str, year: str, units: list[str], counted: str | None = None) -> bool:
     if year and year not in sentence:
         return False
-    if not figures(YEAR.sub(" ", sentence)):
+    plain = YEAR.sub(" ", sentence)
+    if not figures(plain):
+        return False
+    if counted and not re.search(rf"\d\s*(?:[万亿千百]\s*)?(?:多|余|余万|多万)?\s*{re.escape(counted)}", plain):
         return False
     return all((u in sentence) if u != "%" else ("%" in sentence or "％" in sentence) for u in units)

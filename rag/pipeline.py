@@ -251,6 +251,7 @@ class Assistant:
             standalone_question=context.standalone,
             notes=tuple(dict.fromkeys(notes)),
             sentences=sentences,
+            abstention={**d.features, "p_unanswerable": d.p_unanswerable},
         )
 
     # ------------------------------------------------------------ start-up
@@ -282,12 +283,13 @@ class Assistant:
         self.ask("What are the problems of cross-border logistics?")
 
 
-def load(settings: Settings | None = None, **overrides: object) -> Assistant:
-    """Open the index named by settings (built by `rag index`) and return an Assistant.
+def load(settings: Settings | None = None, *, tuning: Tuning | None = None, **overrides: object) -> Assistant:
+    """Open the index named by settings (built by `rag index`) and return an Assistant; `tuning`
+    replaces the shipped weights and thresholds (default: Tuning.load(settings.tuning)).
     Raises IndexNotFoundError (with the command that builds it) or IndexMismatchError."""
     settings = settings or Settings.load(**overrides)
     data = store.load_index(settings.index_dir, expected_signature(settings), settings.corpus_dir)
-    assistant = Assistant(settings, data)
+    assistant = Assistant(settings, data, tuning)
     assistant.prefetch()
     return assistant
 

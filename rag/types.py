@@ -177,6 +177,7 @@ class Answer:
     standalone_question: str | None = None
     notes: tuple[str, ...] = ()
     sentences: tuple[SentenceCheck, ...] = ()  # per-sentence citation verification
+    abstention: dict[str, float] = field(default_factory=dict)  # the abstention features and p_unanswerable
 
     def turn(self) -> Turn:
         """This answer as a turn of the conversation history."""
@@ -196,4 +197,5 @@ class Answer:
             "standalone_question": self.standalone_question,
             "notes": list(self.notes),
             "sentences": [c.to_dict() for c in self.sentences],
+            "abstention": {k: round(v, 4) for k, v in self.abstention.items()},
         }

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SentenceCheck", "Verified", "verify", "check_sentence", "numbers_of", "term_coverage"]
 
-# Measured with bench/calibrate_verify.py on eval/questions.jsonl (README, "Citation verification"):
+# Measured with bench/calibrate_verify.py on eval/sets/dev.jsonl (README, "Citation verification"):
 # - share of a same-language sentence's key terms (jieba tokens) found in its cited passages:
 #   86 paraphrased answers vs. their gold chunk pass 97.7% at 0.6, verbatim sentences 100%,
 #   324 same-topic wrong passages only 11% (0.5 lets 24% through, 0.7 loses 6% of good ones);

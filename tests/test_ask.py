@@ -15,7 +15,7 @@ from rag.cite import quote_supports, sentences_with_markers
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = [
     json.loads(line)
-    for line in (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    for line in (ROOT / "eval" / "sets" / "dev.jsonl").read_text(encoding="utf-8").splitlines()
     if line.strip()
 ]
 TRADE_PASSAGE = "我国已经成为 150 多个国家和地区的主要贸易伙伴"

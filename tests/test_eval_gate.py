@@ -47,7 +47,7 @@ def test_the_summary_lists_every_failed_question(report: dict[str, Any], run_dir
 
 
 def test_a_broken_question_file_is_refused_with_line_and_field(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    good = json.loads((ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()[0])
+    good = json.loads((ROOT / "eval" / "sets" / "dev.jsonl").read_text(encoding="utf-8").splitlines()[0])
     bad = tmp_path / "bad.jsonl"
     lines = [
         json.dumps(good, ensure_ascii=False),

@@ -14,7 +14,7 @@ from eval.metrics import norm
 from eval.questions import load_questions
 
 ROOT = Path(__file__).resolve().parent.parent
-QUESTIONS = ROOT / "eval" / "questions.jsonl"
+QUESTIONS = ROOT / "eval" / "sets" / "dev.jsonl"
 CORPUS = ROOT / "corpus"
 
 
