@@ -3,6 +3,7 @@ hard-wrapped lines, mark headings, abstracts, references and printed pages."""
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import re
@@ -59,12 +60,38 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# Byte-order marks, longest first: the UTF-32-LE mark begins with the UTF-16-LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM) or GB18030/GBK; anything else raises CorpusError."""
+    """UTF-8, UTF-16 or UTF-32 with a byte-order mark, UTF-8 without one, or GB18030/GBK;
+    anything else raises CorpusError."""
     if not data.strip():
         raise CorpusError(f"{name} is empty")
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(encoding)  # "utf-16"/"utf-32" read the mark and drop it
+            except UnicodeDecodeError as exc:
+                raise CorpusError(
+                    f"{name} starts with a {encoding} byte-order mark but is not valid {encoding} ({exc}); "
+                    "save it again as UTF-8"
+                ) from exc
+            if not text.strip():
+                raise CorpusError(f"{name} is empty")
+            return text
     if b"\x00" in data[:4096]:
-        raise CorpusError(f"{name} looks binary (NUL bytes), not text")
+        raise CorpusError(
+            f"{name} looks binary (NUL bytes), not text; if it is UTF-16/UTF-32 text without a "
+            "byte-order mark, save it as UTF-8"
+        )
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)

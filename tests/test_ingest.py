@@ -125,3 +125,43 @@ def test_unreadable_files_raise_a_corpus_error_naming_the_file(tmp_path: Path, n
     path.write_bytes(content)
     with pytest.raises(rag.CorpusError, match=re.escape(name)):
         rag.read_paper(path)
+
+
+PAPER_000 = CORPUS / "000_0ea6e26401eae5d1.txt"
+PAPER_003 = CORPUS / "003_d0102665b7b2c82a.txt"
+
+
+def _chunk_view(clean: rag.CleanPaper) -> list[tuple[str, str, int | None, str | None]]:
+    return [(c.key, c.text, c.page, c.section) for c in rag.chunk_paper(clean)]
+
+
+def test_utf16_copy_with_a_byte_order_mark_gives_the_same_chunks_as_utf8(tmp_path: Path) -> None:
+    utf16 = tmp_path / PAPER_001.name
+    utf16.write_bytes(PAPER_001.read_text(encoding="utf-8").encode("utf-16"))  # BOM + UTF-16-LE here
+    assert utf16.read_bytes()[:2] == b"\xff\xfe"
+    assert _chunk_view(rag.read_paper(utf16)) == _chunk_view(rag.read_paper(PAPER_001))
+
+
+@pytest.mark.parametrize(
+    ("encoding", "bom"),
+    [("utf-16-be", b"\xfe\xff"), ("utf-8", b"\xef\xbb\xbf"), ("utf-32-le", b"\xff\xfe\x00\x00")],
+)
+def test_markdown_in_utf16_be_utf8_or_utf32_with_a_mark_is_read(tmp_path: Path, encoding: str, bom: bytes) -> None:
+    # A markdown paper made of the first section of a real paper.
+    text = PAPER_003.read_text(encoding="utf-8")
+    body = text[text.index("1. 引言") : text.index("2. 跨境电商发展的主要瓶颈")].replace("1. 引言", "## 1. 引言")
+    path = tmp_path / "paper.md"
+    path.write_bytes(bom + body.encode(encoding))
+    clean = rag.read_paper(path)
+    assert not clean.text.startswith("\ufeff")
+    assert any(b.kind == "heading" and clean.text[b.start : b.end] == "1. 引言" for b in clean.blocks)
+    assert [c.text for c in rag.chunk_paper(clean)] == [
+        c.text for c in rag.chunk_paper(rag.read_paper(_utf8_copy(tmp_path, body)))
+    ]
+
+
+def _utf8_copy(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "plain" / "paper.md"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(body, encoding="utf-8")
+    return path
