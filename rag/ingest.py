@@ -13,6 +13,7 @@ import unicodedata
 from bisect import bisect_right
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import CorpusError
@@ -21,6 +22,7 @@ from .types import Block, CleanPaper, Page, Paper
 logger = logging.getLogger(__name__)
 
 SUPPORTED = (".txt", ".md", ".pdf")
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 _URL_LINE = re.compile(r"^(?:https?://|www\.)\S+$", re.I)
 # "DOI: 10.12677/ecl.2025.1461720 135 电子商务评论": the running header of Hans journals.
@@ -29,7 +31,13 @@ _DOI_ANY = re.compile(r"(?:doi\.org/|DOI:\s*)(10\.\d{4,9}/[^\s,;]+)", re.I)
 _LICENCE = re.compile(
     r"(copyright\s*©|©\s*\d{4}|licensed under|creativecommons\.org|creative commons|open access)", re.I
 )
-_NUM_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.\s*(\S.*)$")
+# "3. 标题", "3.1 标题", "3.1. 标题": 1-2 digits a level, up to four levels; the title starts with
+# neither a digit nor a space, so "3.46 万平方米" reads as number 3.46 + "万平方米…", never 3 + "46…".
+_NUM_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})(\.?)\s*([^\d\s].*)$")
+# Inside a heading's title: a sentence ends there, so the line is text.
+_SENTENCE_INSIDE = re.compile(r"[。！？；!?;]|\.\s")
+# The paragraph so far ends a sentence (with any closing quote/bracket and reference marker).
+_COMPLETED = re.compile(r"[。！？!?.；;:：][”’\"'」』)）\]]*(?:\s*\[\d+(?:\s*[,，\-–]\s*\d+)*\])?\s*$")
 _CN_HEADING = re.compile(r"^(?:[(（][一二三四五六七八九十]{1,3}[)）]|[一二三四五六七八九十]{1,3}、)\s*(\S.*)$")
 _MD_HEADING = re.compile(r"^#{1,6}\s+(\S.*)$")
 _SPECIAL = {
@@ -215,8 +223,9 @@ def _is_boilerplate(line: str, count: int) -> bool:
     return False
 
 
-def _heading(line: str) -> tuple[str, str | None] | None:
-    """(heading text, special kind or None) when the line is a heading."""
+def _heading(line: str, after_sentence: bool = True) -> tuple[str, str | None] | None:
+    """(heading text, special kind or None) when the line is a heading. `after_sentence`: the
+    text before the line ends a sentence (or there is none), as it does before a heading."""
     compact = re.sub(r"\s+", "", line)
     special = _SPECIAL.get(compact.lower().rstrip(":："))
     if special:
@@ -226,12 +235,50 @@ def _heading(line: str) -> tuple[str, str | None] | None:
     md = _MD_HEADING.match(line)
     if md:
         return md.group(1).strip(), None
-    num = _NUM_HEADING.match(line)
-    if num and re.search(r"[A-Za-z\u3400-\u9fff]", num.group(2)) and not num.group(2).startswith(("%", "万", "亿")):
+    if _numbered_heading(line, after_sentence):
         return re.sub(r"\s+", " ", line).strip(), None
     if _CN_HEADING.match(line):
         return re.sub(r"\s+", " ", line).strip(), None
     return None
+
+
+def _numbered_heading(line: str, after_sentence: bool) -> bool:
+    """Whether the line is a numbered heading ("3. 标题", "3.1 标题", "3.1. 标题") and not a
+    hard-wrapped line that starts with a figure ("3.46 万平方米，…", "2.5 倍…", "12.8%的…"). A heading has
+    * a number of 1-2 digits per level ("12.8%" has no title after it: not a heading);
+    * a title with a letter in it that does not start with a unit that follows figures
+      (data/figure_units.*.txt: 万, 倍, %, percent, ...) and has no sentence end inside it;
+    * a closing dot ("3." / "3.1.": no figure is written so), or else, since "3.1 标题" and the
+      figure 3.1 look alike, text before it that ends a sentence: a wrapped line continues a
+      sentence that has not ended ("…面积达到\n3.46 万平方米").
+    The caller has already ruled out long lines and lines that end with a comma or colon."""
+    num = _NUM_HEADING.match(line)
+    if not num:
+        return False
+    number, dot, title = num.groups()
+    if not re.search(r"[A-Za-z\u3400-\u9fff]", title) or _SENTENCE_INSIDE.search(title):
+        return False
+    if _starts_with_unit(title):
+        return False
+    return bool(dot) or ("." in number and after_sentence)
+
+
+def _starts_with_unit(title: str) -> bool:
+    words = re.match(r"[A-Za-z]+", title)
+    if words:
+        return words.group(0).lower() in _figure_units("en")
+    return any(title.startswith(unit) for unit in _figure_units("zh"))
+
+
+@lru_cache(maxsize=2)
+def _figure_units(lang: str) -> frozenset[str]:
+    return _word_list(f"figure_units.{lang}.txt")
+
+
+def _word_list(name: str) -> frozenset[str]:
+    """A word list of rag/data/: one entry a line, '#' starts a comment line."""
+    lines = (DATA_DIR / name).read_text(encoding="utf-8").splitlines()
+    return frozenset(ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#"))
 
 
 def _latin_vocabulary(raw: str) -> set[str]:
@@ -268,7 +315,7 @@ class _Builder:
             self.marks.append((offset, event.page))
             return
         line = event.line or ""
-        head = _heading(line)
+        head = _heading(line, after_sentence=not self.para or bool(_COMPLETED.search(self.para)))
         if head is not None:
             self._flush()
             title, special = head

@@ -165,3 +165,46 @@ def _utf8_copy(tmp_path: Path, body: str) -> Path:
     path.parent.mkdir(exist_ok=True)
     path.write_text(body, encoding="utf-8")
     return path
+
+
+def _sentence_with(clean: rag.CleanPaper, needle: str) -> str:
+    for chunk in rag.chunk_paper(clean):
+        for s, e in rag.split_sentences(chunk.text):
+            if needle in chunk.text[s:e]:
+                return chunk.text[s:e]
+    raise AssertionError(f"no sentence contains {needle!r}")
+
+
+def test_a_wrapped_line_that_starts_with_a_decimal_figure_is_not_a_heading(tmp_path: Path) -> None:
+    # The real paragraph, re-wrapped so that a line starts with the figure.
+    text = PAPER_000.read_text(encoding="utf-8")
+    assert "我国跨境电商进出口 1.88 万亿元" in text
+    path = tmp_path / PAPER_000.name
+    path.write_text(text.replace("进出口 1.88 万亿元", "进出口\n1.88 万亿元"), encoding="utf-8")
+    clean = rag.read_paper(path)
+    assert not [b for b in clean.blocks if clean.text[b.start : b.end].startswith("1.88")]
+    sentence = _sentence_with(clean, "1.88")
+    assert sentence.startswith("海关总署最新初步测算数据显示")
+    assert "我国跨境电商进出口1.88 万亿元，同比增长 11.5%" in sentence and sentence.endswith("6.2 个百分点[4]。")
+    [chunk] = [c for c in rag.chunk_paper(clean) if sentence in c.text]
+    assert chunk.section == "3. 当前中国跨境电商发展的主要特点"
+
+
+def test_decimal_continuations_are_told_from_headings_by_unit_and_by_the_sentence_before(tmp_path: Path) -> None:
+    # Second example, written here: "2.5 倍" starts with a unit word; "3.46 次…" has no unit
+    # this project lists, so only the unfinished sentence before it says it is a continuation;
+    # "2.3 跨境物流" after a finished sentence stays a heading.
+    text = PAPER_003.read_text(encoding="utf-8")
+    anchor = "2.1. 国际政治经济环境不稳定"
+    extra = (
+        "据测算，综试区所在城市的跨境电商出口额是其他城市的\n2.5 倍，差距仍在扩大。消费者年均跨境网购\n"
+        "3.46 次以上的城市集中在东部沿海\n地区。\n2.3 跨境物流\n海外仓面积持续扩大。\n"
+    )
+    path = tmp_path / PAPER_003.name
+    path.write_text(text.replace(anchor, extra + anchor), encoding="utf-8")
+    clean = rag.read_paper(path)
+    headings = [clean.text[b.start : b.end] for b in clean.blocks if b.kind == "heading"]
+    assert "2.3 跨境物流" in headings
+    assert not [h for h in headings if h.startswith(("2.5", "3.46"))]
+    assert _sentence_with(clean, "2.5 倍").startswith("据测算，综试区所在城市")
+    assert _sentence_with(clean, "3.46 次") == "消费者年均跨境网购3.46 次以上的城市集中在东部沿海地区。"
