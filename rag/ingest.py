@@ -171,7 +171,7 @@ def clean_pages(pages: list[Page], *, source: str, sha256: str, catalog: dict[st
     doc_id = pages[0].doc_id
     events, outline = _line_events(pages)
     raw = "\n".join(p.text for p in pages)
-    builder = _Builder(vocabulary=_latin_vocabulary(raw), widths=_typical_widths(events))
+    builder = _Builder(_latin_vocabulary(raw), _hyphen_compounds(raw), _typical_widths(events))
     for event in events:
         builder.feed(event)
     text, blocks = builder.finish()
@@ -285,6 +285,22 @@ def _latin_vocabulary(raw: str) -> set[str]:
     return {w.lower() for w in re.findall(r"[A-Za-z]+", raw)}
 
 
+def _hyphen_compounds(raw: str) -> set[str]:
+    """Hyphenated words the paper writes within a line ("cross-border"): real compounds."""
+    return {w.lower() for w in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)+", raw)}
+
+
+@lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    """pyspellchecker's English word list (about 160,000 words, current usage: "governance",
+    "interoperability", "online"): whether a word cut by a line-break hyphen is one word."""
+    try:
+        from spellchecker import SpellChecker
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise CorpusError("Rejoining hyphenated English needs pyspellchecker: pip install pyspellchecker") from exc
+    return frozenset(SpellChecker(language="en", distance=1).word_frequency.dictionary)
+
+
 def _typical_widths(events: list[_Event]) -> dict[bool, float]:
     """Median line length for CJK lines and for Latin lines: shorter lines end paragraphs."""
     widths: dict[bool, float] = {}
@@ -298,7 +314,8 @@ def _typical_widths(events: list[_Event]) -> dict[bool, float]:
 class _Builder:
     """Joins lines into paragraphs and records blocks, sections and page marks."""
 
-    vocabulary: set[str]
+    vocabulary: set[str]  # Latin words of the paper, lower case
+    compounds: set[str]  # hyphenated words of the paper, lower case
     widths: dict[bool, float]
     parts: list[str] = field(default_factory=list)
     pos: int = 0
@@ -336,16 +353,23 @@ class _Builder:
             self._flush()
 
     def _join(self, left: str, right: str) -> str:
-        if left.endswith("-") and re.search(r"[A-Za-z]-$", left) and re.match(r"^[a-z]", right):
-            head = re.search(r"([A-Za-z]+)-$", left)
-            tail = re.match(r"^([a-z]+)", right)
-            assert head and tail  # guaranteed by the two patterns above
-            if (head.group(1) + tail.group(1)).lower() in self.vocabulary:
-                return left[:-1] + right  # "devel-" + "opment": a line-break hyphen
+        head = re.search(r"([A-Za-z]+)-$", left)
+        tail = re.match(r"^([a-z]+)", right)
+        if head and tail:
+            if self._line_break_hyphen(head.group(1).lower(), tail.group(1)):
+                return left[:-1] + right  # "govern-" + "ance": a line-break hyphen
             return left + right  # "cross-" + "border": a real hyphen, keep it
         if _LATIN_END.search(left) and _LATIN_START.match(right):
             return left + " " + right
         return left + right
+
+    def _line_break_hyphen(self, head: str, tail: str) -> bool:
+        """The paper writing the compound with its hyphen elsewhere keeps it ("e-commerce");
+        the joined word in the paper or in an English word list drops it."""
+        if f"{head}-{tail}" in self.compounds:
+            return False
+        joined = head + tail
+        return joined in self.vocabulary or joined in _english_words()
 
     def _flush(self) -> None:
         if not self.para:

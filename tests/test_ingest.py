@@ -208,3 +208,44 @@ def test_decimal_continuations_are_told_from_headings_by_unit_and_by_the_sentenc
     assert not [h for h in headings if h.startswith(("2.5", "3.46"))]
     assert _sentence_with(clean, "2.5 倍").startswith("据测算，综试区所在城市")
     assert _sentence_with(clean, "3.46 次") == "消费者年均跨境网购3.46 次以上的城市集中在东部沿海地区。"
+
+
+def _english_abstract_copy(tmp_path: Path, replacements: dict[str, str]) -> rag.CleanPaper:
+    text = PAPER_000.read_text(encoding="utf-8")
+    for old, new in replacements.items():
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / PAPER_000.name
+    path.write_text(text, encoding="utf-8")
+    return rag.read_paper(path)
+
+
+def test_line_break_hyphens_are_joined_when_the_word_is_english(tmp_path: Path) -> None:
+    original = PAPER_000.read_text(encoding="utf-8").lower()
+    assert "governance" not in original and "interoperability" not in original  # the word list decides
+    clean = _english_abstract_copy(
+        tmp_path,
+        {
+            "and policy support, cross-border": "and policy govern-\nance, cross-border",
+            "promoted the transformation and upgrading": "promoted the inter-\noperability and upgrading",
+        },
+    )
+    assert "policy governance, cross-border" in clean.text and "govern-" not in clean.text
+    assert "promoted the interoperability and upgrading" in clean.text
+
+
+def test_real_compounds_keep_their_hyphen_at_a_line_break(tmp_path: Path) -> None:
+    # "cross-\n border" is in the real file, and the paper writes "e-commerce" on one line elsewhere;
+    # "wellbeing" is neither in the paper nor in the word list.
+    clean = _english_abstract_copy(
+        tmp_path,
+        {
+            "With the advantages of rich": "With the well-\nbeing advantages of rich",
+            "the future de-\nvelopment of China’s cross-border e-commerce": (
+                "the future development of China’s cross-border e-\ncommerce"
+            ),
+        },
+    )
+    assert "main features of China’s cross-border e-commerce" in clean.text
+    assert "With the well-being advantages" in clean.text
+    assert "the future development of China’s cross-border e-commerce.\n" in clean.text
