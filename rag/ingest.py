@@ -12,6 +12,7 @@ import tomllib
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -39,7 +40,10 @@ _SENTENCE_INSIDE = re.compile(r"[。！？；!?;]|\.\s")
 # The paragraph so far ends a sentence (with any closing quote/bracket and reference marker).
 _COMPLETED = re.compile(r"[。！？!?.；;:：][”’\"'」』)）\]]*(?:\s*\[\d+(?:\s*[,，\-–]\s*\d+)*\])?\s*$")
 _CN_HEADING = re.compile(r"^(?:[(（][一二三四五六七八九十]{1,3}[)）]|[一二三四五六七八九十]{1,3}、)\s*(\S.*)$")
-_MD_HEADING = re.compile(r"^#{1,6}\s+(\S.*)$")
+_MD_HEADING = re.compile(r"^#{1,6}\s+(\S.*?)(?:\s+#+)?$")
+_MD_TITLE = re.compile(r"^#\s+(\S.*?)(?:\s+#+)?$")
+# A Markdown table: "| a | b |" rows under a "| --- | :---: |" delimiter row.
+_MD_TABLE_DELIMITER = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
 _SPECIAL = {
     "摘要": "abstract",
     "abstract": "abstract_en",
@@ -59,6 +63,7 @@ _LATIN_START = re.compile(r"^[A-Za-z0-9(\[]")
 class _Event:
     line: str | None = None
     page: int | None = None  # a page marker: the text after it is on this printed page
+    alone: bool = False  # the line is a paragraph of its own (a table row), never joined
 
 
 # ---------------------------------------------------------------- reading
@@ -188,15 +193,48 @@ def _line_events(pages: list[Page]) -> tuple[list[_Event], list[str]]:
     for page, lines in zip(pages, lines_per_page, strict=True):
         if page.number is not None and not printed:
             events.append(_Event(page=page.number))
-        for ln in lines:
-            if not ln:
-                continue
+        for ln, row in _table_rows(lines):
             header = _DOI_HEADER.match(ln)
-            if header:
+            if row:
+                events.append(_Event(line=ln, alone=True))
+            elif header:
                 events.append(_Event(page=int(header.group(2))))
             elif not _is_boilerplate(ln, counts[ln]):
                 events.append(_Event(line=ln))
     return events, outline
+
+
+def _table_rows(lines: list[str]) -> Iterator[tuple[str, bool]]:
+    """Non-empty lines as (line, False), except that each body row of a Markdown table becomes
+    (row read with its header, True): "| 2021 | 1.98 |" under "| 年份 | 规模(万亿元) |" reads
+    "年份：2021，规模(万亿元)：1.98。", a sentence that can be quoted with its figure and unit. The
+    header and delimiter rows themselves are dropped: every body row repeats the header."""
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        if "|" in ln and i + 1 < len(lines) and _MD_TABLE_DELIMITER.match(lines[i + 1]) and "|" in lines[i + 1]:
+            header = _table_cells(ln)
+            i += 2
+            while i < len(lines) and "|" in lines[i]:
+                yield _table_row_sentence(header, _table_cells(lines[i])), True
+                i += 1
+            continue
+        if ln:
+            yield ln, False
+        i += 1
+
+
+def _table_cells(line: str) -> list[str]:
+    inner = line.strip().removeprefix("|").removesuffix("|")
+    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", inner)]
+
+
+def _table_row_sentence(header: list[str], cells: list[str]) -> str:
+    zh = bool(_CJK.search(" ".join(header + cells)))
+    colon, comma, stop = ("：", "，", "。") if zh else (": ", ", ", ".")
+    parts = [f"{name}{colon}{value}" if name else value for name, value in zip(header, cells, strict=False) if value]
+    parts += [value for value in cells[len(header) :] if value]
+    return comma.join(parts) + stop
 
 
 def _pop_outline(lines: list[str], raw_last_page: str) -> list[str]:
@@ -226,15 +264,17 @@ def _is_boilerplate(line: str, count: int) -> bool:
 def _heading(line: str, after_sentence: bool = True) -> tuple[str, str | None] | None:
     """(heading text, special kind or None) when the line is a heading. `after_sentence`: the
     text before the line ends a sentence (or there is none), as it does before a heading."""
+    md = _MD_HEADING.match(line)
+    if md:  # marked as a heading by its author: no length or punctuation test
+        line = md.group(1).strip()
     compact = re.sub(r"\s+", "", line)
     special = _SPECIAL.get(compact.lower().rstrip(":："))
     if special:
         return (compact if _CJK.search(compact) else line.strip().rstrip(":："), special)
+    if md:
+        return line, None
     if len(line) > 48 or line.endswith(("。", "，", "；", "、", ",", ";", "：", ":")):
         return None
-    md = _MD_HEADING.match(line)
-    if md:
-        return md.group(1).strip(), None
     if _numbered_heading(line, after_sentence):
         return re.sub(r"\s+", " ", line).strip(), None
     if _CN_HEADING.match(line):
@@ -272,10 +312,10 @@ def _starts_with_unit(title: str) -> bool:
 
 @lru_cache(maxsize=2)
 def _figure_units(lang: str) -> frozenset[str]:
-    return _word_list(f"figure_units.{lang}.txt")
+    return word_list(f"figure_units.{lang}.txt")
 
 
-def _word_list(name: str) -> frozenset[str]:
+def word_list(name: str) -> frozenset[str]:
     """A word list of rag/data/: one entry a line, '#' starts a comment line."""
     lines = (DATA_DIR / name).read_text(encoding="utf-8").splitlines()
     return frozenset(ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#"))
@@ -305,7 +345,8 @@ def _typical_widths(events: list[_Event]) -> dict[bool, float]:
     """Median line length for CJK lines and for Latin lines: shorter lines end paragraphs."""
     widths: dict[bool, float] = {}
     for cjk in (True, False):
-        lens = [len(e.line) for e in events if e.line and bool(_CJK.search(e.line)) == cjk and len(e.line) > 20]
+        lines = [e.line for e in events if e.line and not e.alone]  # table rows are not wrapped text
+        lens = [len(ln) for ln in lines if bool(_CJK.search(ln)) == cjk and len(ln) > 20]
         widths[cjk] = statistics.median(lens) if lens else 60.0
     return widths
 
@@ -332,6 +373,11 @@ class _Builder:
             self.marks.append((offset, event.page))
             return
         line = event.line or ""
+        if event.alone:
+            self._flush()
+            self.para, self.para_kind = line, self.kind
+            self._flush()
+            return
         head = _heading(line, after_sentence=not self.para or bool(_COMPLETED.search(self.para)))
         if head is not None:
             self._flush()
@@ -439,7 +485,7 @@ def _paper_meta(
 ) -> Paper:
     dois = Counter(m.rstrip(".") for m in _DOI_ANY.findall(raw))
     doi = str(catalog.get("doi") or (dois.most_common(1)[0][0] if dois else "")) or None
-    title = str(catalog.get("title") or "")
+    title = str(catalog.get("title") or "") or _markdown_title(raw)
     if not title and outline and _heading(outline[0]) is None:
         title = outline[0]
     languages = sorted({"zh" if _CJK.search(text[b.start : b.end]) else "en" for b in blocks if b.kind != "heading"})
@@ -457,6 +503,15 @@ def _paper_meta(
         journal=str(catalog["journal"]) if catalog.get("journal") else None,
         title_known=bool(title),
     )
+
+
+def _markdown_title(raw: str) -> str:
+    """The text of the first level-1 Markdown heading ("# 标题"): the title its author wrote."""
+    for line in raw.splitlines():
+        m = _MD_TITLE.match(line.strip())
+        if m:
+            return m.group(1).strip()
+    return ""
 
 
 # ---------------------------------------------------------------- corpus

@@ -249,3 +249,85 @@ def test_real_compounds_keep_their_hyphen_at_a_line_break(tmp_path: Path) -> Non
     assert "main features of China’s cross-border e-commerce" in clean.text
     assert "With the well-being advantages" in clean.text
     assert "the future development of China’s cross-border e-commerce.\n" in clean.text
+
+
+PAPER_002 = CORPUS / "002_268bfb1f0d63e3bd.txt"
+
+# A small Markdown paper made from paper 002: its title, its abstract and its figures for 2023-2024,
+# with the export and import figures put in a table as many papers do.
+MARKDOWN_PAPER = """# 数字经济背景下我国跨境电商发展的现状与对策
+
+## 摘要
+
+数字经济作为新一轮科技革命的核心驱动力，正以颠覆性力量重构全球贸易格局。
+
+## 2.1. 交易规模实现增长与突破
+
+进一步剖析跨境电商的进出口结构，出口业务依旧占据主导地位。表 1 列出了 2023—2024 年我国跨境电商
+进出口规模。
+
+| 年份 | 出口规模(万亿元) | 进口规模(万亿元) |
+| --- | ---: | ---: |
+| 2023 | 13.24 | 3.61 |
+| 2024 | 13.7 | 3.96 |
+
+中国优质产品借助跨境电商平台不断拓宽海外市场版图。
+"""
+
+
+def _markdown_paper(tmp_path: Path, text: str, name: str = "paper.md") -> rag.CleanPaper:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return rag.read_paper(path)
+
+
+def _sentences(clean: rag.CleanPaper) -> list[str]:
+    return [c.text[s:e] for c in rag.chunk_paper(clean) for s, e in rag.split_sentences(c.text)]
+
+
+def test_markdown_table_rows_are_sentences_with_their_header(tmp_path: Path) -> None:
+    for figure in ("13.24", "3.61", "13.7", "3.96"):
+        assert figure in PAPER_002.read_text(encoding="utf-8")  # the table's figures are the paper's
+    clean = _markdown_paper(tmp_path, MARKDOWN_PAPER)
+    sentences = _sentences(clean)
+    assert "年份：2024，出口规模(万亿元)：13.7，进口规模(万亿元)：3.96。" in sentences
+    assert "年份：2023，出口规模(万亿元)：13.24，进口规模(万亿元)：3.61。" in sentences
+    assert "表 1 列出了 2023—2024 年我国跨境电商进出口规模。" in sentences  # the intro stays a sentence
+    assert "|" not in clean.text and "---" not in clean.text
+    [row] = [c for c in rag.chunk_paper(clean) if "13.7" in c.text]
+    assert row.section == "2.1. 交易规模实现增长与突破" and row.kind == "body"
+
+
+def test_markdown_table_with_years_across_reads_each_row_with_its_header(tmp_path: Path) -> None:
+    # Second example: English, the years are the columns, a cell is empty, a pipe is escaped.
+    text = (
+        "# Cross-border e-commerce in figures\n\n"
+        "Table 2 gives the scale of trade.\n\n"
+        "| Indicator | 2023 | 2024 |\n"
+        "|:---|---:|---:|\n"
+        "| Exports (trillion yuan) | 13.24 | 13.7 |\n"
+        "| Imports \\| total (trillion yuan) | 3.61 | |\n"
+        "\n"
+        "Exports kept growing.\n"
+    )
+    sentences = _sentences(_markdown_paper(tmp_path, text))
+    assert "Indicator: Exports (trillion yuan), 2023: 13.24, 2024: 13.7." in sentences
+    assert "Indicator: Imports | total (trillion yuan), 2023: 3.61." in sentences
+    assert "Table 2 gives the scale of trade." in sentences
+
+
+def test_markdown_level_one_heading_is_the_title_unless_the_catalog_names_one(tmp_path: Path) -> None:
+    clean = _markdown_paper(tmp_path, MARKDOWN_PAPER)
+    assert clean.paper.title == "数字经济背景下我国跨境电商发展的现状与对策" and clean.paper.title_known
+    assert any(b.kind == "abstract" for b in clean.blocks)  # "## 摘要" is still the abstract
+    catalog = {"paper": {"title": "A title from the catalog"}}
+    listed = rag.read_paper(tmp_path / "paper.md", catalog)
+    assert listed.paper.title == "A title from the catalog"
+
+
+def test_markdown_title_is_the_first_level_one_heading_not_a_subheading(tmp_path: Path) -> None:
+    text = "## 1. Introduction\n\nTrade grew.\n\n# Cross-border E-commerce #\n\nMore text here.\n\n# Appendix\n"
+    clean = _markdown_paper(tmp_path, text, "notes.md")
+    assert clean.paper.title == "Cross-border E-commerce" and clean.paper.title_known
+    # A plain text paper without one still has no invented title.
+    assert not rag.read_paper(PAPER_002).paper.title_known
