@@ -331,3 +331,32 @@ def test_markdown_title_is_the_first_level_one_heading_not_a_subheading(tmp_path
     assert clean.paper.title == "Cross-border E-commerce" and clean.paper.title_known
     # A plain text paper without one still has no invented title.
     assert not rag.read_paper(PAPER_002).paper.title_known
+
+
+def test_an_english_sentence_followed_directly_by_a_chinese_one_is_two_sentences() -> None:
+    # From paper 002: the last English sentence of its abstract, then its Chinese keywords line.
+    english = "It aims to provide theoretical reference and practical paths for building a globally competitive digital trade ecosystem."  # noqa: E501
+    assert english in rag.read_paper(PAPER_002).text
+    text = english + "数字经济作为新一轮科技革命的核心驱动力。"
+    assert [text[s:e] for s, e in rag.split_sentences(text)] == [english, "数字经济作为新一轮科技革命的核心驱动力。"]
+    # Second example: a year before the stop, then Chinese.
+    text = "Exports reached 1.88 trillion yuan in 2024.同比增长 11.5%。"
+    assert [text[s:e] for s, e in rag.split_sentences(text)] == [
+        "Exports reached 1.88 trillion yuan in 2024.",
+        "同比增长 11.5%。",
+    ]
+
+
+def test_decimals_initials_and_abbreviations_do_not_end_a_sentence() -> None:
+    text = "Trade with the U.S. rose 1.88 times, e.g. via Amazon (Smith et al. 2020).美国市场增长较快。"
+    assert [text[s:e] for s, e in rag.split_sentences(text)] == [
+        "Trade with the U.S. rose 1.88 times, e.g. via Amazon (Smith et al. 2020).",
+        "美国市场增长较快。",
+    ]
+    # Second example: a Chinese enumeration "1.政策" is not an English stop.
+    text = "主要有：1.政策支持；2.市场广阔。See Fig. 2 for details."
+    assert [text[s:e] for s, e in rag.split_sentences(text)] == [
+        "主要有：1.政策支持；",
+        "2.市场广阔。",
+        "See Fig. 2 for details.",
+    ]
