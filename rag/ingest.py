@@ -1,5 +1,6 @@
-"""Files -> cleaned papers: read txt/md/pdf, strip running headers and boilerplate, rejoin
-hard-wrapped lines, mark headings, abstracts, references and printed pages."""
+"""Files -> cleaned papers: read txt/md/pdf (UTF-8, UTF-16/32 with a byte-order mark, GB18030),
+strip running headers and boilerplate, rejoin hard-wrapped lines and line-break hyphens, mark
+headings, abstracts, references and printed pages; a Markdown table becomes one sentence per row."""
 
 from __future__ import annotations
 
@@ -289,8 +290,8 @@ def _numbered_heading(line: str, after_sentence: bool) -> bool:
     * a title with a letter in it that does not start with a unit that follows figures
       (data/figure_units.*.txt: 万, 倍, %, percent, ...) and has no sentence end inside it;
     * a closing dot ("3." / "3.1.": no figure is written so), or else, since "3.1 标题" and the
-      figure 3.1 look alike, text before it that ends a sentence: a wrapped line continues a
-      sentence that has not ended ("…面积达到\n3.46 万平方米").
+      figure 3.1 look alike, text before it that ends a sentence (or a colon that opens a list):
+      a wrapped line continues a sentence that has not ended ("…面积达到\n3.46 万平方米").
     The caller has already ruled out long lines and lines that end with a comma or colon."""
     num = _NUM_HEADING.match(line)
     if not num:
