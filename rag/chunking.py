@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
-from .ingest import page_marks, page_span
+from .ingest import page_marks, page_span, word_list
 from .types import Block, Chunk, CleanPaper
 
 # A sentence ends at Chinese or English end punctuation, with any closing quote/bracket and
-# reference markers like [3] or [4, 5] that follow it; English needs a space after the stop.
+# reference markers like [3] or [4, 5] that follow it. An English full stop needs a space, the
+# end, or a Chinese character after it ("…in 2023.中国…"); _full_stop rules out "U.S.", "e.g.".
 _SENTENCE = re.compile(
-    r"""(?:[。！？；!?;]|(?<![0-9A-Z])\.(?=\s|$))      # the stop ("1.88" and "U.S." do not end)
+    r"""(?:[。！？；!?;]|\.(?=\s|$|[\u3400-\u9fff]))  # the stop ("1.88" never matches)
         [”’"」』)）]*                                # closing quotes or brackets
         (?:\s*\[\d+(?:\s*[,，\-–]\s*\d+)*\])*        # reference markers after the stop
     """,
@@ -19,6 +21,9 @@ _SENTENCE = re.compile(
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
+_INITIALS = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # "U.S", "e.g", "i.e" before their last dot
+# The English clause before a stop: a Latin word after the last Chinese character or punctuation.
+_ENGLISH_CLAUSE = re.compile(r"[A-Za-z]{2,}[^\u3000-\u303f\u3400-\u9fff\uff00-\uffef]*$")
 
 
 def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
@@ -30,11 +35,33 @@ def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:
         if para and not para.isspace():
             pos = 0
             for m in _SENTENCE.finditer(para):
+                if para[m.start()] == "." and not _full_stop(para, m.start()):
+                    continue
                 _add_span(para, pos, m.end(), offset + base, spans)
                 pos = m.end()
             _add_span(para, pos, len(para), offset + base, spans)
         base += len(para)
     return spans
+
+
+def _full_stop(text: str, dot: int) -> bool:
+    """Whether the "." at `dot` (followed by a space, the end or a Chinese character) ends a
+    sentence. Not after an abbreviation (data/abbreviations.en.txt: "e.g.", "Fig.", "et al.")
+    or initials ("U.S."); before a space, not after a digit or a capital either ("1. 引言",
+    "the WTO. It" stay whole, as before); before a Chinese character, only after an English
+    clause ("…in 2023.中国…" ends, "主要有：1.政策支持" does not)."""
+    token = re.search(r"\S*$", text[:dot]).group(0)  # type: ignore[union-attr]  # always matches
+    word = token.lstrip("([“‘\"'")
+    if f"{word.lower()}." in _abbreviations() or _INITIALS.fullmatch(word):
+        return False
+    if dot + 1 < len(text) and _CJK.match(text[dot + 1]):
+        return bool(_ENGLISH_CLAUSE.search(text[:dot]))
+    return not (dot and re.match(r"[0-9A-Z]", text[dot - 1]))
+
+
+@lru_cache(maxsize=1)
+def _abbreviations() -> frozenset[str]:
+    return word_list("abbreviations.en.txt")
 
 
 def _add_span(text: str, start: int, end: int, offset: int, spans: list[tuple[int, int]]) -> None:

@@ -14,7 +14,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Short names for the encoders that ship inside registry packages (no model hub needed).
 E5_ALIAS = "e5-small"
 USE_ALIAS = "use-m3"
-CLEANER_VERSION = 3
+CLEANER_VERSION = 4
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,10 @@
-"""Files -> cleaned papers: read txt/md/pdf, strip running headers and boilerplate, rejoin
-hard-wrapped lines, mark headings, abstracts, references and printed pages."""
+"""Files -> cleaned papers: read txt/md/pdf (UTF-8, UTF-16/32 with a byte-order mark, GB18030),
+strip running headers and boilerplate, rejoin hard-wrapped lines and line-break hyphens, mark
+headings, abstracts, references and printed pages; a Markdown table becomes one sentence per row."""
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import logging
 import re
@@ -11,7 +13,9 @@ import tomllib
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import CorpusError
@@ -20,6 +24,7 @@ from .types import Block, CleanPaper, Page, Paper
 logger = logging.getLogger(__name__)
 
 SUPPORTED = (".txt", ".md", ".pdf")
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 _URL_LINE = re.compile(r"^(?:https?://|www\.)\S+$", re.I)
 # "DOI: 10.12677/ecl.2025.1461720 135 电子商务评论": the running header of Hans journals.
@@ -28,9 +33,18 @@ _DOI_ANY = re.compile(r"(?:doi\.org/|DOI:\s*)(10\.\d{4,9}/[^\s,;]+)", re.I)
 _LICENCE = re.compile(
     r"(copyright\s*©|©\s*\d{4}|licensed under|creativecommons\.org|creative commons|open access)", re.I
 )
-_NUM_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.\s*(\S.*)$")
+# "3. 标题", "3.1 标题", "3.1. 标题": 1-2 digits a level, up to four levels; the title starts with
+# neither a digit nor a space, so "3.46 万平方米" reads as number 3.46 + "万平方米…", never 3 + "46…".
+_NUM_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2}){0,3})(\.?)\s*([^\d\s].*)$")
+# Inside a heading's title: a sentence ends there, so the line is text.
+_SENTENCE_INSIDE = re.compile(r"[。！？；!?;]|\.\s")
+# The paragraph so far ends a sentence (with any closing quote/bracket and reference marker).
+_COMPLETED = re.compile(r"[。！？!?.；;:：][”’\"'」』)）\]]*(?:\s*\[\d+(?:\s*[,，\-–]\s*\d+)*\])?\s*$")
 _CN_HEADING = re.compile(r"^(?:[(（][一二三四五六七八九十]{1,3}[)）]|[一二三四五六七八九十]{1,3}、)\s*(\S.*)$")
-_MD_HEADING = re.compile(r"^#{1,6}\s+(\S.*)$")
+_MD_HEADING = re.compile(r"^#{1,6}\s+(\S.*?)(?:\s+#+)?$")
+_MD_TITLE = re.compile(r"^#\s+(\S.*?)(?:\s+#+)?$")
+# A Markdown table: "| a | b |" rows under a "| --- | :---: |" delimiter row.
+_MD_TABLE_DELIMITER = re.compile(r"^\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?$")
 _SPECIAL = {
     "摘要": "abstract",
     "abstract": "abstract_en",
@@ -50,6 +64,7 @@ _LATIN_START = re.compile(r"^[A-Za-z0-9(\[]")
 class _Event:
     line: str | None = None
     page: int | None = None  # a page marker: the text after it is on this printed page
+    alone: bool = False  # the line is a paragraph of its own (a table row), never joined
 
 
 # ---------------------------------------------------------------- reading
@@ -59,12 +74,38 @@ def file_sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# Byte-order marks, longest first: the UTF-32-LE mark begins with the UTF-16-LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
 def decode_text(data: bytes, name: str) -> str:
-    """UTF-8 (with or without BOM) or GB18030/GBK; anything else raises CorpusError."""
+    """UTF-8, UTF-16 or UTF-32 with a byte-order mark, UTF-8 without one, or GB18030/GBK;
+    anything else raises CorpusError."""
     if not data.strip():
         raise CorpusError(f"{name} is empty")
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                text = data.decode(encoding)  # "utf-16"/"utf-32" read the mark and drop it
+            except UnicodeDecodeError as exc:
+                raise CorpusError(
+                    f"{name} starts with a {encoding} byte-order mark but is not valid {encoding} ({exc}); "
+                    "save it again as UTF-8"
+                ) from exc
+            if not text.strip():
+                raise CorpusError(f"{name} is empty")
+            return text
     if b"\x00" in data[:4096]:
-        raise CorpusError(f"{name} looks binary (NUL bytes), not text")
+        raise CorpusError(
+            f"{name} looks binary (NUL bytes), not text; if it is UTF-16/UTF-32 text without a "
+            "byte-order mark, save it as UTF-8"
+        )
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -136,7 +177,7 @@ def clean_pages(pages: list[Page], *, source: str, sha256: str, catalog: dict[st
     doc_id = pages[0].doc_id
     events, outline = _line_events(pages)
     raw = "\n".join(p.text for p in pages)
-    builder = _Builder(vocabulary=_latin_vocabulary(raw), widths=_typical_widths(events))
+    builder = _Builder(_latin_vocabulary(raw), _hyphen_compounds(raw), _typical_widths(events))
     for event in events:
         builder.feed(event)
     text, blocks = builder.finish()
@@ -153,15 +194,48 @@ def _line_events(pages: list[Page]) -> tuple[list[_Event], list[str]]:
     for page, lines in zip(pages, lines_per_page, strict=True):
         if page.number is not None and not printed:
             events.append(_Event(page=page.number))
-        for ln in lines:
-            if not ln:
-                continue
+        for ln, row in _table_rows(lines):
             header = _DOI_HEADER.match(ln)
-            if header:
+            if row:
+                events.append(_Event(line=ln, alone=True))
+            elif header:
                 events.append(_Event(page=int(header.group(2))))
             elif not _is_boilerplate(ln, counts[ln]):
                 events.append(_Event(line=ln))
     return events, outline
+
+
+def _table_rows(lines: list[str]) -> Iterator[tuple[str, bool]]:
+    """Non-empty lines as (line, False), except that each body row of a Markdown table becomes
+    (row read with its header, True): "| 2021 | 1.98 |" under "| 年份 | 规模(万亿元) |" reads
+    "年份：2021，规模(万亿元)：1.98。", a sentence that can be quoted with its figure and unit. The
+    header and delimiter rows themselves are dropped: every body row repeats the header."""
+    i = 0
+    while i < len(lines):
+        ln = lines[i]
+        if "|" in ln and i + 1 < len(lines) and _MD_TABLE_DELIMITER.match(lines[i + 1]) and "|" in lines[i + 1]:
+            header = _table_cells(ln)
+            i += 2
+            while i < len(lines) and "|" in lines[i]:
+                yield _table_row_sentence(header, _table_cells(lines[i])), True
+                i += 1
+            continue
+        if ln:
+            yield ln, False
+        i += 1
+
+
+def _table_cells(line: str) -> list[str]:
+    inner = line.strip().removeprefix("|").removesuffix("|")
+    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", inner)]
+
+
+def _table_row_sentence(header: list[str], cells: list[str]) -> str:
+    zh = bool(_CJK.search(" ".join(header + cells)))
+    colon, comma, stop = ("：", "，", "。") if zh else (": ", ", ", ".")
+    parts = [f"{name}{colon}{value}" if name else value for name, value in zip(header, cells, strict=False) if value]
+    parts += [value for value in cells[len(header) :] if value]
+    return comma.join(parts) + stop
 
 
 def _pop_outline(lines: list[str], raw_last_page: str) -> list[str]:
@@ -188,34 +262,92 @@ def _is_boilerplate(line: str, count: int) -> bool:
     return False
 
 
-def _heading(line: str) -> tuple[str, str | None] | None:
-    """(heading text, special kind or None) when the line is a heading."""
+def _heading(line: str, after_sentence: bool = True) -> tuple[str, str | None] | None:
+    """(heading text, special kind or None) when the line is a heading. `after_sentence`: the
+    text before the line ends a sentence (or there is none), as it does before a heading."""
+    md = _MD_HEADING.match(line)
+    if md:  # marked as a heading by its author: no length or punctuation test
+        line = md.group(1).strip()
     compact = re.sub(r"\s+", "", line)
     special = _SPECIAL.get(compact.lower().rstrip(":："))
     if special:
         return (compact if _CJK.search(compact) else line.strip().rstrip(":："), special)
+    if md:
+        return line, None
     if len(line) > 48 or line.endswith(("。", "，", "；", "、", ",", ";", "：", ":")):
         return None
-    md = _MD_HEADING.match(line)
-    if md:
-        return md.group(1).strip(), None
-    num = _NUM_HEADING.match(line)
-    if num and re.search(r"[A-Za-z\u3400-\u9fff]", num.group(2)) and not num.group(2).startswith(("%", "万", "亿")):
+    if _numbered_heading(line, after_sentence):
         return re.sub(r"\s+", " ", line).strip(), None
     if _CN_HEADING.match(line):
         return re.sub(r"\s+", " ", line).strip(), None
     return None
 
 
+def _numbered_heading(line: str, after_sentence: bool) -> bool:
+    """Whether the line is a numbered heading ("3. 标题", "3.1 标题", "3.1. 标题") and not a
+    hard-wrapped line that starts with a figure ("3.46 万平方米，…", "2.5 倍…", "12.8%的…"). A heading has
+    * a number of 1-2 digits per level ("12.8%" has no title after it: not a heading);
+    * a title with a letter in it that does not start with a unit that follows figures
+      (data/figure_units.*.txt: 万, 倍, %, percent, ...) and has no sentence end inside it;
+    * a closing dot ("3." / "3.1.": no figure is written so), or else, since "3.1 标题" and the
+      figure 3.1 look alike, text before it that ends a sentence (or a colon that opens a list):
+      a wrapped line continues a sentence that has not ended ("…面积达到\n3.46 万平方米").
+    The caller has already ruled out long lines and lines that end with a comma or colon."""
+    num = _NUM_HEADING.match(line)
+    if not num:
+        return False
+    number, dot, title = num.groups()
+    if not re.search(r"[A-Za-z\u3400-\u9fff]", title) or _SENTENCE_INSIDE.search(title):
+        return False
+    if _starts_with_unit(title):
+        return False
+    return bool(dot) or ("." in number and after_sentence)
+
+
+def _starts_with_unit(title: str) -> bool:
+    words = re.match(r"[A-Za-z]+", title)
+    if words:
+        return words.group(0).lower() in _figure_units("en")
+    return any(title.startswith(unit) for unit in _figure_units("zh"))
+
+
+@lru_cache(maxsize=2)
+def _figure_units(lang: str) -> frozenset[str]:
+    return word_list(f"figure_units.{lang}.txt")
+
+
+def word_list(name: str) -> frozenset[str]:
+    """A word list of rag/data/: one entry a line, '#' starts a comment line."""
+    lines = (DATA_DIR / name).read_text(encoding="utf-8").splitlines()
+    return frozenset(ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#"))
+
+
 def _latin_vocabulary(raw: str) -> set[str]:
     return {w.lower() for w in re.findall(r"[A-Za-z]+", raw)}
+
+
+def _hyphen_compounds(raw: str) -> set[str]:
+    """Hyphenated words the paper writes within a line ("cross-border"): real compounds."""
+    return {w.lower() for w in re.findall(r"[A-Za-z]+(?:-[A-Za-z]+)+", raw)}
+
+
+@lru_cache(maxsize=1)
+def _english_words() -> frozenset[str]:
+    """pyspellchecker's English word list (about 160,000 words, current usage: "governance",
+    "interoperability", "online"): whether a word cut by a line-break hyphen is one word."""
+    try:
+        from spellchecker import SpellChecker
+    except ImportError as exc:  # pragma: no cover - a core dependency
+        raise CorpusError("Rejoining hyphenated English needs pyspellchecker: pip install pyspellchecker") from exc
+    return frozenset(SpellChecker(language="en", distance=1).word_frequency.dictionary)
 
 
 def _typical_widths(events: list[_Event]) -> dict[bool, float]:
     """Median line length for CJK lines and for Latin lines: shorter lines end paragraphs."""
     widths: dict[bool, float] = {}
     for cjk in (True, False):
-        lens = [len(e.line) for e in events if e.line and bool(_CJK.search(e.line)) == cjk and len(e.line) > 20]
+        lines = [e.line for e in events if e.line and not e.alone]  # table rows are not wrapped text
+        lens = [len(ln) for ln in lines if bool(_CJK.search(ln)) == cjk and len(ln) > 20]
         widths[cjk] = statistics.median(lens) if lens else 60.0
     return widths
 
@@ -224,7 +356,8 @@ def _typical_widths(events: list[_Event]) -> dict[bool, float]:
 class _Builder:
     """Joins lines into paragraphs and records blocks, sections and page marks."""
 
-    vocabulary: set[str]
+    vocabulary: set[str]  # Latin words of the paper, lower case
+    compounds: set[str]  # hyphenated words of the paper, lower case
     widths: dict[bool, float]
     parts: list[str] = field(default_factory=list)
     pos: int = 0
@@ -241,7 +374,12 @@ class _Builder:
             self.marks.append((offset, event.page))
             return
         line = event.line or ""
-        head = _heading(line)
+        if event.alone:
+            self._flush()
+            self.para, self.para_kind = line, self.kind
+            self._flush()
+            return
+        head = _heading(line, after_sentence=not self.para or bool(_COMPLETED.search(self.para)))
         if head is not None:
             self._flush()
             title, special = head
@@ -262,16 +400,23 @@ class _Builder:
             self._flush()
 
     def _join(self, left: str, right: str) -> str:
-        if left.endswith("-") and re.search(r"[A-Za-z]-$", left) and re.match(r"^[a-z]", right):
-            head = re.search(r"([A-Za-z]+)-$", left)
-            tail = re.match(r"^([a-z]+)", right)
-            assert head and tail  # guaranteed by the two patterns above
-            if (head.group(1) + tail.group(1)).lower() in self.vocabulary:
-                return left[:-1] + right  # "devel-" + "opment": a line-break hyphen
+        head = re.search(r"([A-Za-z]+)-$", left)
+        tail = re.match(r"^([a-z]+)", right)
+        if head and tail:
+            if self._line_break_hyphen(head.group(1).lower(), tail.group(1)):
+                return left[:-1] + right  # "govern-" + "ance": a line-break hyphen
             return left + right  # "cross-" + "border": a real hyphen, keep it
         if _LATIN_END.search(left) and _LATIN_START.match(right):
             return left + " " + right
         return left + right
+
+    def _line_break_hyphen(self, head: str, tail: str) -> bool:
+        """The paper writing the compound with its hyphen elsewhere keeps it ("e-commerce");
+        the joined word in the paper or in an English word list drops it."""
+        if f"{head}-{tail}" in self.compounds:
+            return False
+        joined = head + tail
+        return joined in self.vocabulary or joined in _english_words()
 
     def _flush(self) -> None:
         if not self.para:
@@ -341,7 +486,7 @@ def _paper_meta(
 ) -> Paper:
     dois = Counter(m.rstrip(".") for m in _DOI_ANY.findall(raw))
     doi = str(catalog.get("doi") or (dois.most_common(1)[0][0] if dois else "")) or None
-    title = str(catalog.get("title") or "")
+    title = str(catalog.get("title") or "") or _markdown_title(raw)
     if not title and outline and _heading(outline[0]) is None:
         title = outline[0]
     languages = sorted({"zh" if _CJK.search(text[b.start : b.end]) else "en" for b in blocks if b.kind != "heading"})
@@ -359,6 +504,15 @@ def _paper_meta(
         journal=str(catalog["journal"]) if catalog.get("journal") else None,
         title_known=bool(title),
     )
+
+
+def _markdown_title(raw: str) -> str:
+    """The text of the first level-1 Markdown heading ("# 标题"): the title its author wrote."""
+    for line in raw.splitlines():
+        m = _MD_TITLE.match(line.strip())
+        if m:
+            return m.group(1).strip()
+    return ""
 
 
 # ---------------------------------------------------------------- corpus

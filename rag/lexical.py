@@ -1,4 +1,5 @@
-"""BM25 over jieba tokens (bm25s). English words are lower-cased; punctuation is dropped."""
+"""BM25 over jieba tokens (bm25s). Text is folded first (rag.normalise.fold: full-width forms,
+radicals, traditional characters, case), so index and question tokens meet; punctuation is dropped."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import re
 import threading
 from functools import lru_cache
 from typing import TYPE_CHECKING
+
+from .normalise import fold
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,10 +47,11 @@ def _jieba():  # noqa: ANN202
 
 
 def tokenize(text: str) -> list[str]:
-    """Search-mode jieba tokens (long words and their parts), without stopwords or punctuation."""
+    """Search-mode jieba tokens (long words and their parts) of the folded text, without
+    stopwords or punctuation: "２０１９年" gives the tokens of "2019年", "中國" those of "中国"."""
     jieba = _jieba()
     with _lock:  # jieba's lazy dictionary state is not thread-safe
-        raw = jieba.lcut_for_search(text.lower())
+        raw = jieba.lcut_for_search(fold(text))
     return [t for t in (tok.strip() for tok in raw) if t and _WORD.search(t) and t not in _STOPWORDS]
 
 
@@ -82,13 +86,25 @@ _GENERIC_NAMES = frozenset(
 
 
 def named_terms(text: str) -> list[str]:
-    """Place, person, organisation and Latin names in Chinese text (jieba part-of-speech)."""
+    """Place, person, organisation and Latin names in Chinese text (jieba part-of-speech), as
+    written in `text`. Tagging runs on the folded text, so "ＲＣＥＰ", "中國" and "阿⾥巴巴" are
+    tagged like "RCEP", "中国" and "阿里巴巴", and 中國 is as generic as 中国. To look a name up,
+    compare folded forms: `fold(name) in fold(passage)`."""
     _jieba()
     import jieba.posseg as pseg
 
+    folded = fold(text)
     with _lock:
-        pairs = [(w.word.strip(), w.flag) for w in pseg.cut(text)]
-    return [w for w, flag in pairs if flag in _NAME_TAGS and len(w) >= 2 and w not in _GENERIC_NAMES]
+        pairs = [(w.word, w.flag) for w in pseg.cut(folded)]
+    names: list[str] = []
+    pos = 0
+    for word, flag in pairs:
+        start, pos = pos, pos + len(word)
+        key = word.strip()
+        if flag in _NAME_TAGS and len(key) >= 2 and key not in _GENERIC_NAMES:
+            # fold() keeps offsets, so the name is cut from the question as the user wrote it.
+            names.append(text[start:pos].strip() if folded[start:pos] == word else key)
+    return names
 
 
 def han_vocabulary(token_lists: list[list[str]] | tuple[tuple[str, ...], ...]) -> list[str]:
@@ -99,7 +115,7 @@ def han_vocabulary(token_lists: list[list[str]] | tuple[tuple[str, ...], ...]) -
 def english_terms(question: str) -> list[str]:
     """Content words of an English question, lower-cased, in order, without repeats."""
     seen: dict[str, None] = {}
-    for word in _EN_WORD.findall(question.lower()):
+    for word in _EN_WORD.findall(fold(question)):
         if word not in _EN_STOP and len(word) > 2:
             seen.setdefault(word, None)
     return list(seen)
