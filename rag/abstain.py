@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .text import HAN, WORD_CHAR, YEAR, figures, fold, shape, word_set
+from .text import CHINESE_COUNT, CHINESE_NUMERAL, HAN, WORD_CHAR, YEAR, figures, fold, shape, word_set
 
 if TYPE_CHECKING:
     from .embeddings import Encoder
@@ -280,8 +280,9 @@ def _figure_in(sentence: str, year: str, units: list[str], counted: str | None =
     if year and year not in sentence:
         return False
     plain = YEAR.sub(" ", sentence)
-    if not figures(plain):
+    if not figures(plain) and not CHINESE_COUNT.search(plain):
         return False
-    if counted and not re.search(rf"\d\s*(?:[万亿千百]\s*)?(?:多|余|余万|多万)?\s*{re.escape(counted)}", plain):
+    number = rf"(?:\d|{CHINESE_NUMERAL})"
+    if counted and not re.search(rf"{number}\s*(?:[万亿千百]\s*)?(?:多|余|余万|多万)?\s*{re.escape(counted)}", plain):
         return False
     return all((u in sentence) if u != "%" else ("%" in sentence or "％" in sentence) for u in units)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from functools import lru_cache
 
 from .ingest import page_marks, page_span, word_list
+from .text import HAN, language_of
 from .types import Block, Chunk, CleanPaper
 
 # A sentence ends at Chinese or English end punctuation, with any closing quote/bracket and
@@ -19,8 +20,7 @@ _SENTENCE = re.compile(
     """,
     re.X,
 )
-_CJK = re.compile(r"[\u3400-\u9fff]")
-_LATIN = re.compile(r"[A-Za-z]")
+_CJK = HAN
 _INITIALS = re.compile(r"(?:[A-Za-z]\.)+[A-Za-z]")  # "U.S", "e.g", "i.e" before their last dot
 # The English clause before a stop: a Latin word after the last Chinese character or punctuation.
 _ENGLISH_CLAUSE = re.compile(r"[A-Za-z]{2,}[^\u3000-\u303f\u3400-\u9fff\uff00-\uffef]*$")
@@ -71,13 +71,6 @@ def _add_span(text: str, start: int, end: int, offset: int, spans: list[tuple[in
         end -= 1
     if end > start and re.search(r"\w", text[start:end]):
         spans.append((start + offset, end + offset))
-
-
-def language_of(text: str) -> str:
-    """'zh' when Chinese characters make up a fair share of the letters, else 'en'."""
-    cjk = len(_CJK.findall(text))
-    latin = len(_LATIN.findall(text))
-    return "zh" if cjk and cjk * 3 >= latin else "en"
 
 
 def chunk_paper(clean: CleanPaper, *, chunk_chars: int = 350, chunk_overlap: int = 80) -> list[Chunk]:

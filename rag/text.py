@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 import tomllib
-import unicodedata
 from functools import lru_cache
 from pathlib import Path
+
+from .normalise import fold  # noqa: F401 - the matching form of a text, re-exported here
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -27,17 +28,14 @@ SOURCE_REF = re.compile(r"\s*\[\d+(?:\s*[,，\-–]\s*\d+)*\]")
 YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 DIGIT = re.compile(r"\d")
+# A count written in Chinese numerals with its classifier: "四个", "两类", "三所".
+CHINESE_NUMERAL = "[一二两三四五六七八九十百千]"
+CHINESE_COUNT = re.compile(rf"(?<![第一二两三四五六七八九十]){CHINESE_NUMERAL}+\s*[个家所类种项名位条批大]")
 
 # Headings as the cleaner leaves them: "4. 存在的问题", "4.1. 物流成本高", "(一) 监管制度".
 NUMBERED_HEADING = re.compile(r"^(\d{1,2}(?:\.\d{1,2})*)\.\s*\S")
 ORDINAL_HEADING = re.compile(r"^[(（][一二三四五六七八九十]{1,3}[)）]\s*\S")
 HEADING_MAX_CHARS = 48
-
-
-def fold(text: str) -> str:
-    """The form of a text used for matching (never for quoting): compatibility forms and
-    full-width characters unified (NFKC), lower-cased."""
-    return unicodedata.normalize("NFKC", text).lower()
 
 
 def language_of(text: str) -> str:
