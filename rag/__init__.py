@@ -15,6 +15,15 @@ from .errors import (
     RagError,
 )
 from .types import Answer, Chunk, Citation, CleanPaper, Hit, Paper, SentenceCheck, page_label
+from .userinput import (
+    MAX_K,
+    QuestionLine,
+    check_k,
+    clean_question,
+    prepare_question,
+    printable,
+    read_question_lines,
+)
 
 __version__ = "0.1.0"
 
@@ -32,7 +41,9 @@ __all__ = [
     "IndexNotFoundError",
     "LLMSettings",
     "ModelNotAvailableError",
+    "MAX_K",
     "Paper",
+    "QuestionLine",
     "RagError",
     "SentenceCheck",
     "Settings",
@@ -40,15 +51,20 @@ __all__ = [
     "as_langchain_retriever",
     "bibtex",
     "build_index",
+    "check_k",
     "chunk_paper",
+    "clean_question",
     "dense_encoder",
     "gbt7714",
     "generate_answer",
     "load",
     "markdown_for_writing",
     "page_label",
+    "prepare_question",
+    "printable",
     "provision_e5",
     "read_paper",
+    "read_question_lines",
     "reference_list",
     "split_sentences",
     "stream_answer",

@@ -6,7 +6,6 @@ import logging
 import re
 import threading
 import time
-import unicodedata
 from collections.abc import Sequence
 from functools import cached_property
 
@@ -14,29 +13,14 @@ from . import store
 from .answer import ABSTAIN, Extractive, compose
 from .cite import citation_from_hit
 from .config import Settings
-from .errors import BadQuestionError
 from .indexing import BuildReport, build_index, expected_signature
 from .retrieve import Query, Retriever
 from .types import Answer, Hit, Paper
+from .userinput import clean_question
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["Assistant", "BuildReport", "build_index", "load", "clean_question", "condense"]
-
-
-def clean_question(question: object, max_chars: int = 2000) -> str:
-    """A usable query from user input: control characters dropped, whitespace collapsed,
-    over-long input truncated (with a log line). Raises BadQuestionError when nothing is left."""
-    if not isinstance(question, str):
-        raise BadQuestionError(f"The question must be text, got {type(question).__name__}.")
-    text = "".join(ch if unicodedata.category(ch)[0] != "C" else " " for ch in question)
-    text = re.sub(r"\s+", " ", unicodedata.normalize("NFC", text)).strip()
-    if not text or not re.search(r"\w", text):
-        raise BadQuestionError("The question is empty; type a question in Chinese or English.")
-    if len(text) > max_chars:
-        logger.warning("question of %d characters truncated to %d", len(text), max_chars)
-        text = text[:max_chars]
-    return text
 
 
 _FOLLOW_UP = re.compile(
