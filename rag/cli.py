@@ -99,7 +99,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _ask_one(assistant: rag.Assistant, llm: rag.LLMSettings, item: rag.QuestionLine) -> tuple[rag.Answer, tuple]:
+def _ask_one(
+    assistant: rag.Assistant, llm: rag.LLMSettings, item: rag.QuestionLine
+) -> tuple[rag.Answer, tuple[str, ...]]:
     """The answer to one line, with the notes on what was changed in the input at its front."""
     if item.question is None:
         raise rag.BadQuestionError(item.error or f"line {item.line} has no question.")
