@@ -72,8 +72,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--max-false", type=float, default=0.03, help="false abstention allowed on dev (0.03)")
     parser.add_argument("--out", type=Path, help="write the fitted Tuning values here (JSON)")
-    parser.add_argument("--coverage", type=float, nargs="+", default=[0.0, 0.3],
-                        help="figure_min_term_coverage values to try (default 0.0 0.3)")
+    parser.add_argument(
+        "--coverage",
+        type=float,
+        nargs="+",
+        default=[0.0, 0.3],
+        help="figure_min_term_coverage values to try (default 0.0 0.3)",
+    )
     parser.add_argument("--dump", type=Path, help="write each question's features and label here (JSON Lines)")
     args = parser.parse_args(argv)
     if any(p.name.startswith("test") for p in args.questions):
@@ -90,8 +95,18 @@ def main(argv: list[str] | None = None) -> int:
             labelled = [q for q in questions if q["answerable"] is not None]
             with open(args.dump, "w", encoding="utf-8") as fh:
                 for q, row, label in zip(labelled, rows, labels, strict=False):
-                    fh.write(json.dumps({"id": q["id"], "question": q["question"], "unanswerable": label,
-                                         "features": dict(zip(FEATURES, row, strict=True))}, ensure_ascii=False) + "\n")
+                    fh.write(
+                        json.dumps(
+                            {
+                                "id": q["id"],
+                                "question": q["question"],
+                                "unanswerable": label,
+                                "features": dict(zip(FEATURES, row, strict=True)),
+                            },
+                            ensure_ascii=False,
+                        )
+                        + "\n"
+                    )
         result = fit(rows, labels, args.max_false) | {
             "figure_min_term_coverage": cov,
             "n": len(labels),

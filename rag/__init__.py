@@ -24,6 +24,15 @@ from .errors import (
 from .text import language_of, strip_source_refs
 from .tuning import Tuning
 from .types import Answer, Chunk, Citation, CleanPaper, Heading, Hit, Paper, SentenceCheck, Turn, page_label
+from .userinput import (
+    MAX_K,
+    QuestionLine,
+    check_k,
+    clean_question,
+    prepare_question,
+    printable,
+    read_question_lines,
+)
 
 __version__ = "0.2.0"
 
@@ -49,8 +58,10 @@ __all__ = [
     "LLMSettings",
     "Leg",
     "ModelNotAvailableError",
+    "MAX_K",
     "Paper",
     "ProvisionError",
+    "QuestionLine",
     "RagError",
     "SentenceCheck",
     "Settings",
@@ -63,7 +74,9 @@ __all__ = [
     "bibtex",
     "build_index",
     "check_citations",
+    "check_k",
     "chunk_paper",
+    "clean_question",
     "dense_encoder",
     "gbt7714",
     "generate_answer",
@@ -74,8 +87,11 @@ __all__ = [
     "ensure_models",
     "open_or_build",
     "page_label",
+    "prepare_question",
+    "printable",
     "provision_e5",
     "read_paper",
+    "read_question_lines",
     "reference_list",
     "split_sentences",
     "stream_answer",

@@ -48,6 +48,7 @@ class Context:
     passages: tuple[Citation, ...]  # the hits as citations, n = rank
     papers: dict[str, Paper]
     history: tuple = ()  # earlier turns (rag.Turn), oldest first
+    input_notes: tuple[str, ...] = ()  # what was changed in the question as typed (e.g. shortened)
 
     @property
     def lang(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -11,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import rag
+
+logger = logging.getLogger(__name__)
 
 SAMPLE_QUESTION = "中国已成为多少个国家和地区的主要贸易伙伴？"
 
@@ -42,51 +45,87 @@ def cmd_index(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_questions(path: str) -> list[str]:
-    out = []
-    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        if line.startswith("{"):
-            try:
-                out.append(str(json.loads(line)["question"]))
-            except (json.JSONDecodeError, KeyError) as exc:
-                raise rag.RagError(f'{path}: a JSON line needs a "question" field ({exc}): {line[:80]}') from exc
+def _read_questions(path: str) -> list[rag.QuestionLine]:
+    """The non-blank lines of FILE (or stdin for "-"), read as bytes so that no byte can stop
+    the batch: undecodable bytes become U+FFFD with a note on that line's answer."""
+    try:
+        if path == "-":
+            data: str | bytes = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
         else:
-            out.append(line)
-    return out
+            data = Path(path).read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise rag.RagError(
+            f"cannot read questions from {path} ({reason}). Give a file with one question per line, or - for stdin."
+        ) from None
+    return rag.read_question_lines(data)
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    questions = list(args.question)
+    """One output per question, in order: a bad line or a failed question gives an error in its
+    place (an error object with --json) and the batch goes on; exit 1 at the end if any failed."""
+    items = [rag.QuestionLine(0, rag.printable(q), q) for q in args.question]
     if args.questions:
-        questions += _read_questions(args.questions)
-    if not questions:
+        items += _read_questions(args.questions)
+    if not items:
         raise rag.BadQuestionError('No question given. Usage: rag ask "你的问题" (or --questions FILE).')
     assistant = rag.load(_settings(args))
     llm = rag.LLMSettings.load(backend=args.llm)
-    mode = "extractive" if llm.backend == "extractive" else rag.GeneratedAnswerer(llm)
-    status = 0
-    for q in questions:
+    failed = 0
+    for item in items:
         try:
-            answer = assistant.ask(q, mode=mode)
-        except rag.BadQuestionError as exc:
-            if not args.json:
-                raise
-            print(json.dumps({"question": q[:200], "error": str(exc)}, ensure_ascii=False))
-            status = 1
-            continue
-        if args.json:
-            print(json.dumps(answer.to_dict(), ensure_ascii=False), flush=True)
+            answer, notes = _ask_one(assistant, llm, item)
+        except rag.RagError as exc:
+            message = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one bad question must not lose the rest of the batch
+            logger.debug("unexpected error answering %r", item.text[:200], exc_info=True)
+            message = f"unexpected {type(exc).__name__}: {exc} (a bug; rerun this question with -vv for the traceback)"
         else:
-            print(format_answer(answer))
-    return status
+            print(_json_line(answer.to_dict()) if args.json else format_answer(answer, notes), flush=True)
+            continue
+        failed += 1
+        _print_error(item, rag.printable(message), as_json=args.json)
+    return 1 if failed else 0
 
 
-def format_answer(answer: rag.Answer) -> str:
-    lines = [answer.answer, ""]
+def _ask_one(
+    assistant: rag.Assistant, llm: rag.LLMSettings, item: rag.QuestionLine
+) -> tuple[rag.Answer, tuple[str, ...]]:
+    """The answer to one line, with the notes on what was changed in the input at its front."""
+    if item.question is None:
+        raise rag.BadQuestionError(item.error or f"line {item.line} has no question.")
+    text, shortened = rag.prepare_question(item.question, assistant.settings.max_question_chars)
+    mode = "extractive" if llm.backend == "extractive" else rag.GeneratedAnswerer(llm)
+    answer = assistant.ask(text, mode=mode)
+    notes = (*item.notes, *shortened)
+    return (dataclasses.replace(answer, notes=(*notes, *answer.notes)) if notes else answer), notes
+
+
+def _print_error(item: rag.QuestionLine, message: str, *, as_json: bool) -> None:
+    if as_json:
+        record: dict[str, object] = {"question": rag.printable(item.question or item.text)[:200], "error": message}
+        if item.line:
+            record["line"] = item.line
+        print(_json_line(record), flush=True)
+    else:
+        where = f"line {item.line}: " if item.line and not message.startswith("line ") else ""
+        print(f"error: {where}{message}", file=sys.stderr, flush=True)
+
+
+def _json_line(obj: dict) -> str:
+    """One JSON line, readable (ensure_ascii=False) and always encodable: should a lone surrogate
+    get through, the line is written with \\u escapes instead of failing the print."""
+    text = json.dumps(obj, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(obj)
+    return text
+
+
+def format_answer(answer: rag.Answer, notices: Sequence[str] = ()) -> str:
+    """The answer for a person; `notices` (e.g. that the question was shortened) come first."""
+    lines = [f"(note: {n})" for n in notices] + [answer.answer, ""]
     if answer.mode != "extractive":
         notes = [n for n in answer.notes if not n.startswith(("evidence=", "similarity="))]
         lines += [f"({answer.mode}; {note})" for note in notes]
@@ -159,9 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("question", nargs="*")
     p.add_argument(
-        "--questions", help="file with one question per line, or JSON lines with a question field; - for stdin"
+        "--questions",
+        help="file with one question per line (split on newlines only; blank lines skipped), or JSON lines "
+        'with a "question" field; - for stdin. A bad line gives an error in its place; the rest go on',
     )
-    p.add_argument("--json", action="store_true", help="one JSON object per question per line")
+    p.add_argument(
+        "--json", action="store_true", help='one JSON line per question, in order: the answer or {"question", "error"}'
+    )
     p.add_argument("--k", type=int, help="passages to retrieve (default 5)")
     p.add_argument("--no-bm25", action="store_true")
     p.add_argument("--no-dense", action="store_true")
@@ -200,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     finally:
-        logging.getLogger(__name__).info("done in %.2f s", time.perf_counter() - start)
+        logger.info("done in %.2f s", time.perf_counter() - start)
 
 
 if __name__ == "__main__":

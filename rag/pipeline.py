@@ -26,7 +26,7 @@ from .outline import OutlineLister
 from .retrieve import Retriever
 from .tuning import Tuning
 from .types import Answer, Hit, Paper
-from .userinput import clean_question
+from .userinput import clean_question, prepare_question
 
 if TYPE_CHECKING:
     from .answer import Answerer
@@ -174,7 +174,7 @@ class Assistant:
         use_dense: bool | None,
         use_bm25: bool | None,
     ) -> Context:
-        asked = clean_question(question, self.settings.max_question_chars)
+        asked, input_notes = prepare_question(question, self.settings.max_question_chars)
         turns = as_turns(history)
         standalone = condense(asked, turns, answerer.condense)
         query = self._query(standalone, use_dense, use_bm25)
@@ -191,7 +191,7 @@ class Assistant:
         from .verify import verify
 
         t = time.perf_counter()
-        notes = list(draft.notes)
+        notes = [*context.input_notes, *draft.notes]
         mode = getattr(answerer, "label", answerer.name)
         checked = None
         if not draft.abstained:

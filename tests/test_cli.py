@@ -116,3 +116,118 @@ def test_bad_settings_name_the_value_and_the_fix(tmp_path: Path) -> None:
         [sys.executable, "-m", "rag.cli", "ask", "问题"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
     )
     assert result.returncode == 1 and "'lots'" in result.stderr and "Traceback" not in result.stderr
+
+
+# Issue 15, item 7: batches never abort; one output per input.
+QUESTION = "跨境电商物流面临哪些问题？"
+BATCH = [  # (line, what it must give)
+    (json.dumps({"question": "\ud800"}), "error"),  # a lone surrogate and nothing else
+    (json.dumps({"question": "跨境电商\udc80物流面临哪些问题？"}), "answer"),  # a surrogate inside a question
+    ("{注意} 跨境电商综合试验区的创新效应？", "answer"),  # plain text that starts with "{"
+    ("{1,2} What are the problems of cross-border logistics?", "answer"),
+    ("跨境电商\x1c物流\x0b面临哪些\u2028问题？", "answer"),  # splitlines() made three questions of this
+    ("跨境电商\u2029综合试验区\x85的\x0c创新效应？", "answer"),
+    ("", "skipped"),
+    ('{"q": "跨境电商物流面临哪些问题？"}', "error"),  # JSON without a "question"
+    ('{"question": 5}', "error"),
+    ("？？", "error"),
+    ("中国已成为多少个国家和地区的主要贸易伙伴？", "answer"),  # the batch went on to the end
+]
+
+
+def long_paste(length: int) -> str:
+    text = " ".join((ROOT / "corpus" / "001_4139313f3243f7e4.txt").read_text(encoding="utf-8").split())
+    return text[: length - len(QUESTION)] + QUESTION
+
+
+@pytest.fixture(scope="module")
+def batch(settings: rag.Settings, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, list[dict], str]:
+    path = tmp_path_factory.mktemp("batch") / "questions.txt"
+    lines = [line for line, _ in BATCH] + [long_paste(2069), long_paste(4000).replace("。", "。\u2028")]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run(["ask", "--json", "--questions", str(path), "--k", "3"], settings)
+    return result.returncode, [json.loads(line) for line in result.stdout.split("\n") if line], result.stderr
+
+
+@pytest.mark.slow
+def test_a_batch_gives_one_json_line_per_question_in_order_and_goes_on_past_bad_ones(batch) -> None:  # noqa: ANN001
+    status, out, stderr = batch
+    expected = [kind for _, kind in BATCH if kind != "skipped"] + ["answer", "answer"]
+    assert ["error" if "error" in o else "answer" for o in out] == expected
+    assert status == 1 and "Traceback" not in stderr  # 1: some lines failed, reported in their place
+    assert out[-3]["question"] == "中国已成为多少个国家和地区的主要贸易伙伴？" and not out[-3]["abstained"]
+    for o in out:
+        if "error" not in o:
+            check_contract(o)
+
+
+@pytest.mark.slow
+def test_a_lone_surrogate_is_an_error_object_or_a_replacement_character(batch) -> None:  # noqa: ANN001
+    _, out, _ = batch
+    assert out[0] == {"question": "\ufffd", "error": out[0]["error"], "line": 1} and "empty" in out[0]["error"]
+    assert out[1]["question"] == "跨境电商\ufffd物流面临哪些问题？" and out[1]["passages"]
+
+
+@pytest.mark.slow
+def test_separators_inside_a_line_do_not_split_it(batch) -> None:  # noqa: ANN001
+    _, out, _ = batch
+    assert out[4]["question"] == "跨境电商 物流 面临哪些 问题？"
+    assert out[5]["question"] == "跨境电商 综合试验区 的 创新效应？"
+
+
+@pytest.mark.slow
+def test_a_bad_json_line_names_its_line_and_the_fix(batch) -> None:  # noqa: ANN001
+    _, out, _ = batch
+    assert out[6]["line"] == 8 and 'no "question" field' in out[6]["error"] and '{"question": "…"}' in out[6]["error"]
+    assert out[7]["line"] == 9 and '"question" is int' in out[7]["error"]
+
+
+@pytest.mark.slow
+def test_a_long_paste_keeps_its_question_and_the_notes_say_so(batch) -> None:  # noqa: ANN001
+    _, out, _ = batch
+    for o in out[-2:]:
+        assert len(o["question"]) <= 2000 and o["question"].endswith(QUESTION), o["question"][-80:]
+        assert o["notes"][0].startswith("问题过长，已缩短 question shortened: ") and "limit 2000" in o["notes"][0]
+    assert "2069 → " in out[-2]["notes"][0]
+
+
+@pytest.mark.slow
+def test_without_json_a_bad_question_prints_an_error_and_the_rest_are_answered(
+    settings: rag.Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "qs.txt"
+    path.write_text(f"？？\n{long_paste(2069)}\n", encoding="utf-8")
+    result = run(["ask", "--questions", str(path)], settings)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("error: line 1: The question is empty")
+    assert result.stdout.startswith("(note: 问题过长，已缩短 question shortened: 2069 → ")
+
+
+@pytest.mark.parametrize("where", ["missing.txt", "."])
+def test_an_unreadable_questions_file_says_what_to_give(settings: rag.Settings, tmp_path: Path, where: str) -> None:
+    path = tmp_path / where
+    result = run(["ask", "--json", "--questions", str(path)], settings)
+    reason = "No such file or directory" if where == "missing.txt" else "Is a directory"
+    assert result.returncode == 1 and result.stdout == "" and "Traceback" not in result.stderr
+    assert result.stderr == (
+        f"error: cannot read questions from {path} ({reason}). "
+        "Give a file with one question per line, or - for stdin.\n"
+    )
+
+
+@pytest.mark.slow
+def test_questions_from_stdin_with_undecodable_bytes_are_answered_with_a_note(settings: rag.Settings) -> None:
+    env = dict(os.environ, RAG_INDEX_DIR=str(settings.index_dir))
+    data = "跨境电商物流面临哪些问题？".encode() + b"\xff\xfe\n"
+    result = subprocess.run(
+        [sys.executable, "-m", "rag.cli", "ask", "--json", "--questions", "-"],
+        input=data,
+        capture_output=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr.decode(errors="replace")
+    [out] = [json.loads(line) for line in result.stdout.decode("utf-8").splitlines()]
+    assert out["question"] == "跨境电商物流面临哪些问题？\ufffd\ufffd"
+    assert "line 1 is not valid UTF-8" in out["notes"][0]

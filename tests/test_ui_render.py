@@ -72,3 +72,11 @@ def test_abstention_lists_related_passages_not_sources() -> None:
 def test_untitled_papers_say_so() -> None:
     assert render.display_title("004_af3a", "004_af3a") == "题名未知 untitled · 004_af3a"
     assert render.display_title("真题名", "004_af3a") == "真题名"
+
+
+def test_a_notice_about_the_input_comes_first_in_the_bubble_and_is_escaped() -> None:
+    answer = {"answer": "答案。[1]", "abstained": False, "citations": [citation(1)], "question": "q"}
+    note = "问题过长，已缩短 question shortened: 2069 → 1938 characters (limit 2000); kept <the> question"
+    html = render.chat_message(answer, "m3", notices=[note])
+    assert html.index("rag-notice") < html.index("rag-answer") and "kept &lt;the&gt; question" in html
+    assert "rag-notice" not in render.chat_message(answer, "m3")

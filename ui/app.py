@@ -150,6 +150,41 @@ def writing_text(answer: rag.Answer, papers: Sequence[rag.Paper]) -> str:
     )
 
 
+def _prepare(assistant: Any, question: object) -> tuple[str, tuple[str, ...]]:
+    """The question as it will be searched, and notes the user should see (it was shortened)."""
+    import rag
+
+    return rag.prepare_question(question, getattr(assistant.settings, "max_question_chars", 2000))
+
+
+def _noted(answer: rag.Answer, notes: Sequence[str]) -> rag.Answer:
+    return dataclasses.replace(answer, notes=(*notes, *answer.notes)) if notes else answer
+
+
+def _ask(
+    assistant: rag.Assistant, question: object, k: int | None, doc_ids: list[str] | None, history: list[str]
+) -> tuple[rag.Answer, tuple[str, ...]]:
+    """The extractive answer, with the notes on the input in front, and those notes."""
+    text, notes = _prepare(assistant, question)
+    return _noted(assistant.ask(text, k=k, doc_ids=doc_ids or None, history=history), notes), notes
+
+
+def _history(history: object) -> list[str]:
+    """Earlier standalone questions sent through the API, cleaned like a question; unusable ones
+    (empty, not text) are left out rather than failing the new question."""
+    import rag
+
+    if not isinstance(history, list | tuple):
+        return []
+    cleaned = []
+    for item in history:
+        try:
+            cleaned.append(rag.clean_question(item))
+        except rag.RagError:
+            continue
+    return cleaned
+
+
 class _Handlers:
     """The event functions of one page; every failure becomes a readable message."""
 
@@ -160,11 +195,14 @@ class _Handlers:
     def ask_json(
         self, question: str, k: int | None = None, doc_ids: list[str] | None = None, history: list[str] | None = None
     ) -> dict:
-        """Answer one question; returns `Answer.to_dict()` (the JSON contract of `rag ask --json`)."""
+        """Answer one question; returns `Answer.to_dict()` (the JSON contract of `rag ask --json`).
+        k is None (the settings' default) or 1..rag.MAX_K; anything else is a readable error."""
         import gradio as gr
 
+        import rag
+
         try:
-            answer = self.ref.get().ask(question, k=int(k) if k else None, doc_ids=doc_ids or None, history=history)
+            answer, _ = _ask(self.ref.get(), question, rag.check_k(k), doc_ids, _history(history))
         except Exception as exc:  # noqa: BLE001 - shown as a message, never a traceback
             raise gr.Error(_user_message(exc)) from None
         return answer.to_dict()
@@ -172,6 +210,8 @@ class _Handlers:
     def respond(self, question: str, chat: list, turns: list, k: float, mode: str, doc_ids: list[str]):  # noqa: ANN201
         """Chat submit: show the question at once, then the answer and its sources."""
         import gradio as gr
+
+        import rag
 
         question = (question or "").strip()
         if not question:
@@ -181,12 +221,14 @@ class _Handlers:
         yield "", chat, turns, gr.skip(), gr.skip()
         history = [t["answer"]["standalone_question"] for t in turns if t.get("answer")]
         mid = uuid.uuid4().hex[:8]
-        request = {"k": int(k), "mode": mode, "doc_ids": list(doc_ids or []), "history": history}
+        request = {"k": k, "mode": mode, "doc_ids": list(doc_ids or []), "history": history}
         assistant = self.ref.get()
         try:
+            request["k"] = k = rag.check_k(k)
             if mode == GENERATED:
                 answer = None
-                for piece in self._stream(assistant, question, int(k), doc_ids, history):
+                text, notes = _prepare(assistant, question)
+                for piece in self._stream(assistant, text, k, doc_ids, history):
                     if isinstance(piece, str):  # the model's draft, token by token
                         chat[-1] = {"role": "assistant", "content": render.draft_message(piece)}
                         yield gr.skip(), chat, gr.skip(), gr.skip(), gr.skip()
@@ -194,8 +236,9 @@ class _Handlers:
                         answer = piece
                 if answer is None:
                     raise RuntimeError("the generator returned no answer")
+                answer = _noted(answer, notes)
             else:
-                answer = assistant.ask(question, k=int(k), doc_ids=doc_ids or None, history=history)
+                answer, notes = _ask(assistant, question, k, doc_ids, history)
         except Exception as exc:  # noqa: BLE001 - the app keeps working after any error
             chat[-1] = {"role": "assistant", "content": render.error_message(_user_message(exc))}
             turns = [*turns, {"mid": mid, "question": question, "request": request, "error": str(exc)}]
@@ -203,7 +246,7 @@ class _Handlers:
             return
         turn = {"mid": mid, "question": question, "request": request, "answer": answer.to_dict(), "obj": answer}
         turns = [*turns, turn]
-        chat[-1] = {"role": "assistant", "content": render.chat_message(turn["answer"], mid)}
+        chat[-1] = {"role": "assistant", "content": render.chat_message(turn["answer"], mid, notices=notes)}
         path = self.export_dir / f"rag-exchange-{mid}.json"
         record = exchange_record(turn, history, assistant.settings)
         path.write_text(json.dumps(record, ensure_ascii=False, indent=2), encoding="utf-8")
@@ -237,20 +280,31 @@ class _Handlers:
     def reindex(self, rebuild: bool):  # noqa: ANN201
         import gradio as gr
 
-        yield "正在重建索引… Re-indexing (reading, chunking, embedding)…", gr.skip(), gr.skip()
+        yield "正在重建索引… Re-indexing (reading, chunking, embedding)…", gr.skip(), gr.skip(), gr.skip()
         try:
             status = self.ref.reindex(rebuild=bool(rebuild))
         except Exception as exc:  # noqa: BLE001
-            yield f"重建失败 Re-index failed: {_user_message(exc)}", gr.skip(), gr.skip()
+            yield f"重建失败 Re-index failed: {_user_message(exc)}", gr.skip(), gr.skip(), gr.skip()
             return
         papers = self.ref.get().papers
-        yield status, self.library(), gr.CheckboxGroup(choices=render.paper_choices(papers), value=[])
+        choices = gr.CheckboxGroup(choices=render.paper_choices(papers), value=[])
+        yield status, self.library(), choices, intro(papers)
 
 
-INTRO = (
-    "## 论文问答 · Paper QA\n"
-    "基于五篇中文论文回答问题，每句答案都标注出处。 Ask in Chinese or English; every sentence cites its source."
-)
+def intro(papers: Sequence[Any]) -> str:
+    """The page header, counting the papers the loaded index holds (it changes on re-index)."""
+    n = len(papers)
+    if not n:
+        return (
+            "## 论文问答 · Paper QA\n"
+            "索引中还没有论文，请在“文献库”重建索引。 The index holds no papers yet; re-index in Library."
+        )
+    return (
+        "## 论文问答 · Paper QA\n"
+        f"基于索引中的 {n} 篇论文回答问题，每句答案都标注出处。 "
+        f"Ask in Chinese or English about the {n} paper{'s' if n != 1 else ''} in the index; "
+        "every sentence cites its source."
+    )
 
 
 def build_demo(assistant_or_factory: Any) -> gr.Blocks:
@@ -262,7 +316,7 @@ def build_demo(assistant_or_factory: Any) -> gr.Blocks:
     ref = _resolve(assistant_or_factory)
     h = _Handlers(ref)
     with gr.Blocks(title="论文问答 Paper QA", analytics_enabled=False) as demo:
-        gr.Markdown(INTRO)
+        header = gr.Markdown(intro(ref.get().papers), elem_id="rag-intro")
         turns = gr.State([])
         with gr.Tab("对话 Chat"):
             c = _chat_tab(ref.get())
@@ -282,7 +336,7 @@ def build_demo(assistant_or_factory: Any) -> gr.Blocks:
         lib.button.click(
             h.reindex,
             [lib.rebuild],
-            [lib.status, lib.table, c.papers],
+            [lib.status, lib.table, c.papers, header],
             concurrency_limit=1,
             concurrency_id="reindex",
             api_visibility="private",

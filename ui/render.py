@@ -78,8 +78,9 @@ def highlighted_quote(text: str, sentence: str) -> str:
     return f"{_multiline(text[:a])}<mark>{_multiline(text[a:b])}</mark>{_multiline(text[b:])}"
 
 
-def chat_message(answer: Mapping[str, Any], mid: str) -> str:
-    """The assistant's chat bubble: answer text with linked markers, and the question searched."""
+def chat_message(answer: Mapping[str, Any], mid: str, notices: Sequence[str] = ()) -> str:
+    """The assistant's chat bubble: answer text with linked markers, and the question searched.
+    `notices` are what the user must know about their input (e.g. that it was shortened)."""
     numbers = [c["n"] for c in answer.get("citations", [])]
     if answer.get("abstained"):
         body = (
@@ -88,8 +89,9 @@ def chat_message(answer: Mapping[str, Any], mid: str) -> str:
     else:
         body = f'<div class="rag-answer">{link_markers(answer["answer"], mid, numbers)}</div>'
     searched = answer.get("standalone_question") or answer.get("question") or ""
+    notes = "".join(f'<div class="rag-hint rag-notice">{_esc(n)}</div>' for n in notices)
     return (
-        f'<div class="rag-msg" id="msg-{_esc(mid)}">{body}'
+        f'<div class="rag-msg" id="msg-{_esc(mid)}">{notes}{body}'
         f'<div class="rag-standalone">检索问题 searched: {_esc(searched)}</div></div>'
     )
 
