@@ -56,6 +56,16 @@ FEATURES = (
     "unknown_figure",
     "short_question",
 )
+# What a how-many question measures: the words right before 多少/几 ("平均关税税率是多少"), or
+# the noun right after its classifier ("多少家企业"); in English the phrase after the question words.
+_ZH_MEASURE_BEFORE = re.compile(r"([\u4e00-\u9fff]{2,10})(?:多少|几)")
+_ZH_MEASURE_AFTER = re.compile(r"(?:多少|几)[个家所名位项条种类倍座款件批]([\u4e00-\u9fff]{2,6})")
+_EN_MEASURE = re.compile(
+    r"(?:how (?:many|much)|what (?:is|was|are|were) the|what (?:share|percentage|proportion) of)\s+([a-z' -]{3,60})"
+)
+_EN_PHRASE_END = re.compile(
+    r"\b(?:of|in|for|by|did|does|do|is|was|are|were|has|have|had|to|on|at|from|with|that|which|according)\b"
+)
 _EN_NAME = re.compile(r"(?<!^)(?<![.?!] )\b([A-Z][A-Za-z]+|[A-Z]{2,})\b")
 # Units a how-many question may ask in, and how a sentence states them.
 _UNITS = {
@@ -159,7 +169,8 @@ class Abstainer:
         best = [
             text for text in best if mentions_all(text, known) and coverage(text, matched) >= t.figure_min_term_coverage
         ]
-        if shape("how_many").search(query.text) and not states_figure(query.text, best):
+        measure = self.measured(query)
+        if shape("how_many").search(query.text) and not states_figure(query.text, best, measure):
             f["missing_figure"] = 1.0
             reasons.append("no sentence among the best gives the figure asked for (its year, unit, names and subject)")
         top = [with_lead_in(ev, t.year_context_chars) for ev in evidence[: t.name_evidence_depth]]
@@ -198,6 +209,44 @@ class Abstainer:
             for w in dict.fromkeys(words)
             if w not in skip and not w.isdigit() and not any(p.fullmatch(w) for p in shapes)
         ]
+
+    def measured(self, query: Query) -> list[str]:
+        """The terms naming what a how-many question measures, as the papers would write them:
+        "出口商品的平均关税税率是多少" -> [关税, 税率]; "多少家企业" -> [企业]; "What is the average
+        profit margin" -> the Chinese terms of "profit", "margin". [] when it cannot tell."""
+        from .lexical import english_terms, nouns, tokenize
+
+        text = fold(query.text)
+        stop = word_set("zh", "stopwords") | word_set("zh", "measure_generic")
+        if query.lang == "zh":
+            after = [m.group(1) for m in _ZH_MEASURE_AFTER.finditer(text)]
+            before = [m.group(1) for m in _ZH_MEASURE_BEFORE.finditer(text)]
+            for phrase in (*after, *before):  # the head noun: first after a classifier, else last before
+                found = [n for n in nouns(phrase) if len(n) >= 2 and n not in stop]
+                if found:
+                    head = found[0] if phrase in after else found[-1]
+                    return [w for w in dict.fromkeys([head, *tokenize(head)]) if len(w) >= 2 and w not in stop]
+            return []
+        m = _EN_MEASURE.search(text)
+        if not m or not self._can_bridge():
+            return []
+        phrase = _EN_PHRASE_END.split(m.group(1))[0]
+        words = [w for w in english_terms(phrase) if w not in word_set("en", "measure_generic")]
+        if not words:
+            return []
+        import numpy as np
+
+        vectors = self.bridge.encode_queries(words)  # type: ignore[union-attr]
+        sims = vectors @ self.data.vocab_vectors.T  # type: ignore[union-attr]
+        out: list[str] = []
+        for row in sims:  # each word's nearest Chinese terms; a word with none leaves it unknown
+            near = [
+                self.data.vocab[int(i)] for i in np.argsort(-row)[:3] if row[i] >= self.tuning.bridge_min_similarity
+            ]
+            if not near:
+                return []
+            out += near
+        return list(dict.fromkeys(out))
 
     def matching_terms(self, query: Query, terms: list[str]) -> list[str]:
         """The terms to look for in the papers' sentences: the Chinese terms an English
@@ -259,15 +308,31 @@ def mentions_all(sentence: str, names: list[list[str]]) -> bool:
     return all(any(form in low for form in forms) for forms in names)
 
 
-def states_figure(question: str, sentences: list[str]) -> bool:
+def states_figure(question: str, sentences: list[str], measure: list[str] | None = None) -> bool:
     """Some of the sentences answer a how-many question: each year the question names comes
-    with a figure in the unit it asks in (万亿元, %, ...) and with the classifier it asks with
-    ("多少家" needs "N 家")."""
+    with a figure in the unit it asks in (万亿元, %, ...), with the classifier it asks with
+    ("多少家" needs "N 家"), and, when `measure` names what is measured, in a clause that names
+    it too (a logistics dependence of 70 % does not answer a question about tariff rates)."""
     q = fold(question)
     years = YEAR.findall(q) or [""]
     units = [unit for unit, pattern in _UNITS.items() if pattern.search(q)]
     counted = classifier_asked(q)
-    return all(any(_figure_in(fold(s), year, units, counted) for s in sentences) for year in years)
+    return all(
+        any(_figure_in(fold(s), year, units, counted) and _measures(fold(s), measure) for s in sentences)
+        for year in years
+    )
+
+
+def _measures(sentence: str, measure: list[str] | None) -> bool:
+    """A clause of the sentence (or two adjacent ones) holds both a figure and a measured term."""
+    if not measure:
+        return True
+    clauses = [c for c in re.split(r"[，,；;。！？!?]", sentence) if c.strip()]
+    for a, b in zip(clauses, [*clauses[1:], ""], strict=True):
+        pair = f"{a} {b}"
+        if (figures(YEAR.sub(" ", pair)) or CHINESE_COUNT.search(pair)) and any(m in pair for m in measure):
+            return True
+    return False
 
 
 def classifier_asked(question: str) -> str | None:

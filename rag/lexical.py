@@ -107,6 +107,16 @@ def named_terms(text: str) -> list[str]:
     return names
 
 
+def nouns(text: str) -> list[str]:
+    """The nouns of Chinese text in order (jieba part-of-speech n*, vn), folded."""
+    _jieba()
+    import jieba.posseg as pseg
+
+    with _lock:
+        pairs = [(w.word.strip(), w.flag) for w in pseg.cut(fold(text))]
+    return [w for w, flag in pairs if w and (flag.startswith("n") or flag == "vn")]
+
+
 def han_vocabulary(token_lists: list[list[str]] | tuple[tuple[str, ...], ...]) -> list[str]:
     """The Chinese tokens of the index, sorted: what an English question can be bridged to."""
     return sorted({t for toks in token_lists for t in toks if _HAN.search(t)})

@@ -67,21 +67,21 @@ class Tuning:
     # the question is declined when P(unanswerable) >= abstain_threshold.
     abstention_weights: dict[str, float] = field(
         default_factory=lambda: {
-            "bias": 1.2901,
-            "similarity": -1.4338,
-            "best_sentence": -1.3942,
-            "low_similarity": 1.4667,
-            "unknown_name": 2.5396,
-            "unknown_year": 1.0743,
-            "missing_figure": 1.7149,
-            "unmatched_terms": 2.4432,
-            "name_off_evidence": 1.3529,
-            "best_coverage": -0.6552,
-            "unknown_figure": 1.086,
-            "short_question": 1.3677,
+            "bias": 1.0276,
+            "similarity": -1.2463,
+            "best_sentence": -1.3976,
+            "low_similarity": 1.5954,
+            "unknown_name": 2.626,
+            "unknown_year": 0.7698,
+            "missing_figure": 2.5747,
+            "unmatched_terms": 1.9087,
+            "name_off_evidence": 1.3099,
+            "best_coverage": -0.6143,
+            "unknown_figure": 1.1778,
+            "short_question": 1.42,
         }
     )
-    abstain_threshold: float = 0.5081  # false abstention <= 0.03 on dev
+    abstain_threshold: float = 0.4496  # false abstention <= 0.03 on dev
     min_similarity: dict[str, float] = _per_lang(0.25, 0.17)  # below: "low_similarity" feature
     how_many_evidence_depth: int = 6  # best sentences searched for the figure a how-many question needs
     figure_min_term_coverage: float = 0.0  # share of the question's terms a figure's sentence must hold
