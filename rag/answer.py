@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from .cite import citation_from_hit
-from .text import has_figure, near_duplicate, shape, strip_source_refs
+from .text import has_figure, near_duplicate, shape, strip_source_refs, word_set
 from .types import Citation, Hit, Paper
 
 if TYPE_CHECKING:
@@ -154,7 +154,72 @@ class Extractive:
             with_figure = next((ev for ev in depth if has_figure(ev.text) and ev not in chosen), None)
             if with_figure is not None:
                 chosen.append(with_figure)
+        if shape("multi_paper").search(query.text):
+            chosen += self.other_papers(query, evidence, chosen, how_many)
+        if wants_list:
+            chosen = self.continue_enumerations(evidence, chosen, t.list_max_sentences)
         return sorted(chosen, key=lambda ev: (ev.hit.rank, ev.start))  # the papers' order
+
+    def other_papers(
+        self, query: Query, evidence: list[Evidence], chosen: list[Evidence], how_many: bool
+    ) -> list[Evidence]:
+        """For a question about what the papers say: the best sentence of each other retrieved
+        paper that scores at least Tuning.multi_paper_min_ratio of the best (with a figure for a
+        how-many question)."""
+        from .abstain import states_figure
+
+        best = evidence[0].score
+        have = {ev.hit.chunk.doc_id for ev in chosen}
+        out: list[Evidence] = []
+        for ev in evidence:
+            doc = ev.hit.chunk.doc_id
+            if doc in have or ev.score < best * self.tuning.multi_paper_min_ratio:
+                continue
+            if how_many and not states_figure(query.text, [ev.text]):
+                continue
+            have.add(doc)
+            out.append(ev)
+        return out
+
+    def continue_enumerations(self, evidence: list[Evidence], chosen: list[Evidence], limit: int) -> list[Evidence]:
+        """A list answer follows an enumeration to its items: after a chosen sentence that opens
+        one (ends with a colon) or is followed by items ("其次…", "二是…", "A、B、C 等…"), the next
+        sentences of the same passage are added while they continue it."""
+        following: dict[tuple[str, int], Evidence] = {}
+        by_chunk: dict[str, list[Evidence]] = defaultdict(list)
+        for ev in evidence:
+            by_chunk[ev.hit.chunk.key].append(ev)
+        for items in by_chunk.values():
+            items.sort(key=lambda ev: ev.start)
+            for a, b in zip(items, items[1:], strict=False):
+                following[(a.hit.chunk.key, a.start)] = b
+        out = list(chosen)
+        for ev in chosen:
+            current = ev
+            while len(out) < limit + len(chosen):
+                nxt = following.get((current.hit.chunk.key, current.start))
+                if nxt is None or any(near_duplicate(nxt.text, c.text) for c in out):
+                    break
+                if not (current.text.rstrip().endswith(("：", ":")) or continues_enumeration(nxt.text)):
+                    break
+                out.append(nxt)
+                current = nxt
+        return out[: max(limit, len(chosen)) + self.tuning.enumeration_extra_items]
+
+
+def continues_enumeration(sentence: str) -> bool:
+    """The sentence is an item of an enumeration: it opens with an enumeration word ("其次",
+    "二是", "secondly", "(2)", "②") or lists several things itself ("A、B、C")."""
+    text = sentence.strip()
+    if re.match(r"^(?:[(（]?\d{1,2}[)）.、]|[①-⑳]|[(（][一二三四五六七八九十][)）])", text):
+        return True
+    markers = word_set("zh", "enumeration_markers") | word_set("en", "enumeration_markers")
+    first = re.split(r"[，,、\s]", text, maxsplit=1)[0].lower()
+    return (
+        first in markers
+        or any(text.startswith(m) for m in word_set("zh", "enumeration_markers"))
+        or text.count("、") >= 2
+    )
 
 
 def compose(chosen: list[Evidence], lang: str, papers: dict[str, Paper]) -> tuple[str, tuple[Citation, ...]]:

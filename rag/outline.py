@@ -83,14 +83,19 @@ class OutlineLister:
         if not hits or not shape("list").search(query.text) or shape("which_paper").search(query.text):
             return []  # "which papers …" asks for papers, not for one paper's sub-headings
         terms = self.scorer.query_terms(query)
+        top = hits[0].score or 1.0
+        prior_of = {h.chunk.key: h.score / top for h in hits}
         choice: tuple[float, str, int] | None = None
         for doc in dict.fromkeys(h.chunk.doc_id for h in hits[:3]):
-            heads = [h for h, _ in self._by_doc.get(doc, [])]
+            entries = self._by_doc.get(doc, [])
+            heads = [h for h, _ in entries]
             for i, head in enumerate(heads):
                 row = self.scorer.sentence_row(doc, head.start)
                 if len(children(heads, i)) < 2 or row is None:
                     continue
-                score = self.scorer.score(query, row, re.sub(r"^\S+\s*", "", head.text), terms, 1.0)
+                # A heading weighs like a sentence of its chunk: by that chunk's retrieval score.
+                prior = prior_of.get(self.data.chunks[entries[i][1]].key, 0.0)
+                score = self.scorer.score(query, row, re.sub(r"^\S+\s*", "", head.text), terms, prior)
                 if choice is None or score > choice[0]:
                     choice = (score, doc, i)
         if choice is None or choice[0] < best:

@@ -178,9 +178,13 @@ class Assistant:
         turns = as_turns(history)
         standalone = condense(asked, turns, answerer.condense)
         query = self._query(standalone, use_dense, use_bm25)
-        hits = self.retriever.search(query, k or self.settings.k, doc_ids=frozenset(doc_ids) if doc_ids else None)
-        evidence = self.scorer.candidates(query, hits)
-        decision = self.abstainer.decide(query, hits, evidence)
+        k = k or self.settings.k
+        pool = self.retriever.search(
+            query, max(k, self.tuning.evidence_pool), doc_ids=frozenset(doc_ids) if doc_ids else None
+        )
+        hits = pool[:k]
+        evidence = self.scorer.candidates(query, pool)  # sentences that may be quoted
+        decision = self.abstainer.decide(query, hits, [ev for ev in evidence if ev.hit.rank <= k])
         passages = tuple(citation_from_hit(h.rank, h, self.data.papers.get(h.chunk.doc_id)) for h in hits)
         return Context(
             asked, standalone, query, tuple(hits), tuple(evidence), decision, passages, self.data.papers, turns

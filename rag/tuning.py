@@ -61,6 +61,9 @@ class Tuning:
     other_paper_min_ratio: float = 0.95  # a second paper is quoted when nearly as good as the best
     figure_search_depth: int = 8  # a how-many answer without a figure takes one from this many
     max_list_items: int = 8  # sub-headings quoted for an outline list
+    multi_paper_min_ratio: float = 0.75  # "what do the papers say": each other paper's best sentence, if this good
+    enumeration_extra_items: int = 3  # items an enumeration may add past the list limit
+    evidence_pool: int = 0  # chunks whose sentences may be quoted (0: the k shown); the decision uses the k
 
     # ---- abstention (rag/abstain.py): a logistic model over named features, fitted on dev
     # (`python -m eval.calibrate`, balanced logistic regression; 237 dev questions, 49 unanswerable);
