@@ -13,8 +13,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .lexical import tokenize
-from .text import DIGIT, YEAR, heading_level, language_of, shape
+from .text import DIGIT, YEAR, answer_cues, heading_level, language_of, shape
 from .types import Hit
+
+CUE_SHAPES = ("definition", "consequence", "cause")  # question shapes with sentence cues (rag/data)
 
 if TYPE_CHECKING:
     from .legs import Query
@@ -115,6 +117,10 @@ class SentenceScorer:
             score -= t.same_language_abstract_penalty
         if shape("meta_sentence").search(text) and not about_paper:
             score -= t.meta_sentence_penalty
+        for cue_shape in CUE_SHAPES:
+            if shape(cue_shape).search(query.text) and any(c in text.lower() for c in answer_cues(cue_shape)):
+                score += t.answer_cue_bonus
+                break
         asked_years = set(YEAR.findall(query.text))
         years = set(YEAR.findall(text))
         if asked_years and years and not asked_years & years:

@@ -111,5 +111,10 @@ def shape(name: str) -> re.Pattern[str]:
     return re.compile("|".join(f"(?:{p})" for p in parts), re.I)
 
 
+def answer_cues(name: str) -> tuple[str, ...]:
+    """Cues of sentences that answer a question of shape `name` ("definition", …), both languages."""
+    return tuple(dict.fromkeys(c for lang in ("zh", "en") for c in words(lang).get("answer_cues", {}).get(name, [])))
+
+
 def word_set(lang: str, name: str) -> frozenset[str]:
     return frozenset(words(lang).get(name, []))  # type: ignore[arg-type]

@@ -49,8 +49,9 @@ class Tuning:
     fragment_penalty: float = 0.2  # ... and lose this much
     top_heading_penalty: float = 0.5  # "4. 存在的问题" restates a question, it does not answer it
     sub_heading_penalty: float = 0.3  # a sub-heading answers only a list question
-    same_language_abstract_penalty: float = 0.15  # English sentence for an English question (language match)
+    same_language_abstract_penalty: float = 0.3  # English sentence for an English question (language match)
     meta_sentence_penalty: float = 0.1  # "本文通过…" describes the paper, rarely the fact asked for
+    answer_cue_bonus: float = 0.1  # a definition/consequence/why question and a sentence with its cue
     other_year_penalty: float = 0.3  # the sentence's years and the question's years are disjoint
 
     # ---- choosing the answer sentences (rag/answer.py)
@@ -63,7 +64,7 @@ class Tuning:
     max_list_items: int = 8  # sub-headings quoted for an outline list
     multi_paper_min_ratio: float = 0.75  # "what do the papers say": each other paper's best sentence, if this good
     enumeration_extra_items: int = 3  # items an enumeration may add past the list limit
-    evidence_pool: int = 0  # chunks whose sentences may be quoted (0: the k shown); the decision uses the k
+    evidence_pool: int = 8  # chunks whose sentences may be quoted (when more than the k shown); the decision uses k
 
     # ---- abstention (rag/abstain.py): a logistic model over named features, fitted on dev
     # (`python -m eval.calibrate`, balanced logistic regression; 237 dev questions, 49 unanswerable);
