@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from .chunking import language_of
 from .config import Settings
+from .dedupe import DISTINCT_POOL, distinct_hits
 from .embeddings import Encoder, bridge_encoder, dense_encoder
 from .errors import ModelNotAvailableError
 from .lexical import Lexical, bridge_terms, english_terms, tokenize
@@ -173,11 +174,12 @@ class Retriever:
         legs = self.leg_scores(query)
         fused = self.fuse(query.lang, legs, allowed)
         fused = np.where(allowed, fused, -np.inf)
-        top = self._top(fused, k, query.lang)
+        top = self._top(fused, k * DISTINCT_POOL, query.lang)
         hits = [
             Hit(self.data.chunks[i], float(fused[i]), r + 1, {leg: float(s[i]) for leg, s in legs.items()})
             for r, i in enumerate(top)
         ]
+        hits = distinct_hits(hits, k)  # one passage found in several papers fills one place
         if self.settings.reranker:
             hits = rerank(self.settings.reranker, query.text, hits)
         if timings is not None:
