@@ -9,6 +9,7 @@ from .config import Settings
 from .errors import (
     BadQuestionError,
     CorpusError,
+    IndexBusyError,
     IndexMismatchError,
     IndexNotFoundError,
     ModelNotAvailableError,
@@ -28,6 +29,7 @@ __all__ = [
     "CleanPaper",
     "CorpusError",
     "Hit",
+    "IndexBusyError",
     "IndexMismatchError",
     "IndexNotFoundError",
     "LLMSettings",
