@@ -25,6 +25,7 @@ from rag import store
 from rag.dedupe import distinct_hits, fingerprint, normalise
 from rag.embeddings import SentenceTransformerEncoder, UniversalSentenceEncoder
 from rag.ingest import document_ids
+from rag.progress import Progress
 from rag.types import Chunk, Hit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -476,3 +477,19 @@ def test_rag_index_warns_once_per_bad_file_and_copy_and_logs_progress_into_a_pip
     assert "2 skipped, 1 copy not indexed" in out
     progress = [line for line in err.splitlines() if line.startswith("INFO rag.progress: embedding chunks")]
     assert progress and "100%" in progress[-1], err
+
+
+def test_progress_is_a_bar_on_a_terminal_and_timed_log_lines_in_a_pipe(capsys, caplog) -> None:
+    with Progress("embedding chunks (dense)", 3, bar=True, unit="text") as bar:
+        bar.update(3)
+    assert "embedding chunks (dense): 100%" in capsys.readouterr().err and not caplog.records
+    with caplog.at_level(logging.INFO, logger="rag.progress"):
+        with Progress("reading files", 3000, bar=False, unit="file", every=0.0) as lines:
+            for _ in range(3):
+                lines.update(1000)
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages == [
+        "reading files: 1,000/3,000 files (33%), 0 s",  # every `every` seconds, until done
+        "reading files: 2,000/3,000 files (66%), 0 s",  # (no closing line: it took under a second)
+    ]
+    assert capsys.readouterr().err == ""  # no bar in a pipe
