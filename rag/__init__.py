@@ -15,6 +15,7 @@ from .config import Settings
 from .errors import (
     BadQuestionError,
     CorpusError,
+    IndexBusyError,
     IndexMismatchError,
     IndexNotFoundError,
     ModelNotAvailableError,
@@ -52,6 +53,7 @@ __all__ = [
     "GeneratedAnswerer",
     "Heading",
     "Hit",
+    "IndexBusyError",
     "IndexMismatchError",
     "IndexNotFoundError",
     "LEGS",

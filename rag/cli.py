@@ -38,9 +38,8 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
     rag.ensure_models(settings)
-    report = rag.build_index(settings, rebuild=args.rebuild)
-    for warning in report.skipped:
-        print(f"warning: skipped {warning}", file=sys.stderr)
+    # Skipped files and copies were each warned about once, as they were met (logging, stderr).
+    report = rag.build_index(settings, rebuild=args.rebuild, wait=args.wait)
     print(report.summary())
     return 0
 
@@ -194,6 +193,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update the index from the corpus folder")
     common(p)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument(
+        "--wait",
+        type=float,
+        metavar="SECONDS",
+        help="when another rag index is building the same folder, wait this long for it (default 30 min; 0: give up)",
+    )
     p = sub.add_parser("ask", help="answer questions with numbered citations")
     common(p)
     p.add_argument("question", nargs="*")
@@ -230,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args, rest = parser.parse_args(argv), []
     level = logging.WARNING - 10 * min(args.verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # Progress lines of long work (a build piped to a file): the library logs them at INFO.
+    logging.getLogger("rag.progress").setLevel(min(level, logging.INFO))
     start = time.perf_counter()
     try:
         handlers = {"models": cmd_models, "index": cmd_index, "ask": cmd_ask, "demo": cmd_demo}

@@ -9,6 +9,10 @@ class IndexNotFoundError(RagError):
     pass
 
 
+class IndexBusyError(RagError):
+    """Another `rag index` is building the same index folder."""
+
+
 class IndexMismatchError(RagError):
     """The index on disk was built with other settings than the ones asked for."""
 

@@ -1,29 +1,39 @@
 """Corpus folder -> index folder, incrementally: unchanged files keep their chunks and vectors,
 changed files are re-read and re-embedded, deleted files are dropped, unreadable files are
-skipped with a warning (and keep their previous version if they had one)."""
+skipped with a warning (and keep their previous version if they had one), copies of a paper are
+reported and not indexed (see scan.py). Each distinct text is embedded once, however often it
+occurs; a paper that repeats itself keeps each chunk once (dedupe.py). One build per index
+folder at a time (store.build_lock); re-running on an unchanged folder changes nothing."""
 
 from __future__ import annotations
 
 import logging
 import sys
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from . import store
 from .chunking import chunk_paper, split_sentences
 from .config import Settings
-from .embeddings import bridge_encoder, dense_encoder
-from .errors import CorpusError
-from .ingest import corpus_files, file_sha256, load_catalog, read_paper
+from .dedupe import distinct_chunks
+from .embeddings import Encoder, bridge_encoder, dense_encoder
+from .ingest import corpus_files, load_catalog
 from .lexical import han_vocabulary, tokenize
 from .outline import outline_of
+from .progress import Progress
+from .scan import Scan, scan
 from .types import Chunk, Heading, Paper
 
 if TYPE_CHECKING:
     import numpy as np
 
 logger = logging.getLogger(__name__)
+
+# How long a second `rag index` on the same folder waits for the first before giving up.
+LOCK_WAIT_SECONDS = 1800.0
+EMBED_BATCH = 256  # texts per encoder call: how often progress moves, not the model's batch size
 
 
 @dataclass(frozen=True)
@@ -33,17 +43,27 @@ class BuildReport:
     unchanged: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()
     skipped: tuple[str, ...] = ()  # warnings, one per unreadable file
+    duplicates: tuple[str, ...] = ()  # "paper (1).txt is a copy of paper.txt": copies are not indexed
+    repeated: tuple[str, ...] = ()  # "big.txt repeats itself: 12,500 chunks, 25 distinct; each kept once"
     chunks: int = 0
-    embedded_chunks: int = 0
+    embedded_chunks: int = 0  # distinct chunk texts embedded by this build
+    embedded_sentences: int = 0  # distinct sentence texts embedded by this build (cross-lingual encoder)
     seconds: float = 0.0
     index_dir: str = ""
     timings: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
+        counts = (
+            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.removed)} removed, {len(self.skipped)} skipped"
+        )
+        if self.duplicates:
+            counts += f", {len(self.duplicates)} {'copy' if len(self.duplicates) == 1 else 'copies'} not indexed"
+        if self.repeated:
+            counts += f", {len(self.repeated)} with repeated chunks kept once"
         parts = [
             f"{self.chunks} chunks from {len(self.added) + len(self.updated) + len(self.unchanged)} papers",
-            f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
-            f"{len(self.removed)} removed, {len(self.skipped)} skipped",
+            counts,
             f"{self.embedded_chunks} chunks embedded in {self.seconds:.1f} s -> {self.index_dir}",
         ]
         return "; ".join(parts)
@@ -56,68 +76,80 @@ def expected_signature(settings: Settings) -> dict[str, object]:
     return {"encoders": encoders, "chunking": settings.chunking_signature()}
 
 
-def build_index(settings: Settings, *, rebuild: bool = False, progress: bool | None = None) -> BuildReport:
-    """Bring settings.index_dir up to date with settings.corpus_dir."""
-    started = time.perf_counter()
+def build_index(
+    settings: Settings, *, rebuild: bool = False, progress: bool | None = None, wait: float | None = None
+) -> BuildReport:
+    """Bring settings.index_dir up to date with settings.corpus_dir. `progress`: a bar (default on
+    a terminal), else progress lines on the `rag.progress` logger. Another build running on the
+    same index folder is waited for up to `wait` seconds (default LOCK_WAIT_SECONDS), then
+    IndexBusyError; after it, this build finds its work done."""
     progress = sys.stderr.isatty() if progress is None else progress
+    corpus_files(settings.corpus_dir)  # a missing corpus folder is reported before anything is created
+    with store.build_lock(settings.index_dir, wait=LOCK_WAIT_SECONDS if wait is None else wait):
+        return _build(settings, rebuild, progress)
+
+
+def _build(settings: Settings, rebuild: bool, progress: bool) -> BuildReport:
+    started = time.perf_counter()
     old = None if rebuild else _reusable(settings)
-    old_files: dict[str, str] = old.manifest.get("files", {}) if old else {}
     catalog = load_catalog(settings.corpus_dir)
-    kept: dict[str, tuple[Paper, list[int]]] = {}  # doc_id -> (paper, old chunk indices)
-    fresh: list[tuple[Paper, list[Chunk]]] = []
-    report = {"added": [], "updated": [], "unchanged": [], "skipped": []}
+    found = scan(settings.corpus_dir, old, catalog, progress=progress)
+    if old is not None and _nothing_changed(old, found, catalog):
+        return _report(found, old, {"chunks": 0, "sentences": 0}, (), settings, started, {})
+    old_by_doc = _chunks_by_doc(old) if old else {}
+    kept = {
+        f.entry.doc_id: (old.papers[f.entry.doc_id], old_by_doc.get(f.entry.doc_id, []))
+        for f in found.papers
+        if f.clean is None and old is not None
+    }
+    fresh, repeated = _chunk_fresh(settings, found)
+    data, embedded, timings = _assemble(settings, old, kept, fresh, progress)
     outlines: dict[str, list[Heading]] = {}  # doc_id -> its headings (kept papers: from the old index)
     for h in old.headings if old else ():
         outlines.setdefault(h.doc_id, []).append(h)
-    old_by_doc = _chunks_by_doc(old) if old else {}
-    for path in corpus_files(settings.corpus_dir):
-        sha = file_sha256(path)
-        doc_id = path.stem
-        if (
-            old
-            and old_files.get(path.name) == sha
-            and doc_id in old_by_doc
-            and not _catalog_changed(old, doc_id, catalog)
-        ):
-            kept[doc_id] = (old.papers[doc_id], old_by_doc[doc_id])
-            report["unchanged"].append(path.name)
-            continue
-        try:
-            clean = read_paper(path, catalog)
-        except CorpusError as exc:
-            logger.warning("skipped %s: %s", path.name, exc)
-            report["skipped"].append(f"{path.name}: {exc}")
-            if old and doc_id in old_by_doc:  # keep what was indexed before rather than lose it
-                kept[doc_id] = (old.papers[doc_id], old_by_doc[doc_id])
-            continue
-        chunks = chunk_paper(clean, chunk_chars=settings.chunk_chars, chunk_overlap=settings.chunk_overlap)
-        fresh.append((clean.paper, chunks))
-        outlines[doc_id] = outline_of(clean)
-        report["updated" if path.name in old_files else "added"].append(path.name)
-    present = {p.stem for p in corpus_files(settings.corpus_dir)}
-    removed = sorted(f for f in old_files if f.rsplit(".", 1)[0] not in present)
-    data, embedded, timings = _assemble(settings, old, kept, fresh, progress)
-    data = store.IndexData(
-        manifest=_manifest(settings, data, [p for p, _ in kept.values()] + [p for p, _ in fresh]),
-        papers=data.papers,
-        chunks=data.chunks,
-        tokens=data.tokens,
-        vectors=data.vectors,
-        sentences=data.sentences,
-        sentence_vectors=data.sentence_vectors,
-        vocab=data.vocab,
-        vocab_vectors=data.vocab_vectors,
-        headings=tuple(h for doc in data.papers for h in outlines.get(doc, ())),
-    )
+    for f in found.papers:
+        if f.clean is not None:
+            outlines[f.entry.doc_id] = outline_of(f.clean)
+    headings = tuple(h for doc in data.papers for h in outlines.get(doc, ()))
+    data = replace(data, manifest=_manifest(settings, data, found, catalog), headings=headings)
     store.write_index(settings.index_dir, data)
+    return _report(found, data, embedded, repeated, settings, started, timings)
+
+
+def _nothing_changed(old: store.IndexData, found: Scan, catalog: dict[str, dict[str, object]]) -> bool:
+    """The folder is as the index describes it: then the index folder is left exactly as it is."""
+    return (
+        all(f.clean is None and f.status in ("unchanged", "kept") for f in found.papers)
+        and not found.removed
+        and found.manifest_files() == old.manifest.get("files")
+        and {f.entry.doc_id for f in found.papers} == set(old.papers)
+        and {d: catalog.get(d, {}) for d in old.papers} == old.manifest.get("catalog")
+    )
+
+
+def _report(
+    found: Scan,
+    data: store.IndexData,
+    embedded: dict[str, int],
+    repeated: Sequence[str],
+    settings: Settings,
+    started: float,
+    timings: dict[str, float],
+) -> BuildReport:
+    def named(status: str) -> tuple[str, ...]:
+        return tuple(f.path.name for f in found.papers if f.status == status)
+
     return BuildReport(
-        added=tuple(report["added"]),
-        updated=tuple(report["updated"]),
-        unchanged=tuple(report["unchanged"]),
-        removed=tuple(removed),
-        skipped=tuple(report["skipped"]),
+        added=named("added"),
+        updated=named("updated"),
+        unchanged=named("unchanged"),
+        removed=found.removed,
+        skipped=found.skipped,
+        duplicates=found.duplicates(),
+        repeated=tuple(repeated),
         chunks=len(data.chunks),
-        embedded_chunks=embedded,
+        embedded_chunks=embedded["chunks"],
+        embedded_sentences=embedded["sentences"],
         seconds=time.perf_counter() - started,
         index_dir=str(settings.index_dir),
         timings=timings,
@@ -136,16 +168,29 @@ def _reusable(settings: Settings) -> store.IndexData | None:
         return None
 
 
-def _catalog_changed(old: store.IndexData, doc_id: str, catalog: dict[str, dict[str, object]]) -> bool:
-    entry = catalog.get(doc_id, {})
-    return old.manifest.get("catalog", {}).get(doc_id, {}) != entry
-
-
 def _chunks_by_doc(old: store.IndexData) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {}
     for i, chunk in enumerate(old.chunks):
         out.setdefault(chunk.doc_id, []).append(i)
     return out
+
+
+def _chunk_fresh(settings: Settings, found: Scan) -> tuple[list[tuple[Paper, list[Chunk]]], list[str]]:
+    """Chunks of the papers read this time, each text once per paper (a file that repeats one
+    paper 500 times gives that paper's chunks, not 500 times as many)."""
+    fresh: list[tuple[Paper, list[Chunk]]] = []
+    repeated: list[str] = []
+    for f in found.papers:
+        if f.clean is None:
+            continue
+        chunks = chunk_paper(f.clean, chunk_chars=settings.chunk_chars, chunk_overlap=settings.chunk_overlap)
+        distinct = distinct_chunks(chunks)
+        if len(distinct) < len(chunks):
+            note = f"{f.path.name} repeats itself: {len(chunks):,} chunks, {len(distinct):,} distinct; each kept once"
+            logger.info("%s", note)
+            repeated.append(note)
+        fresh.append((f.clean.paper, distinct))
+    return fresh, repeated
 
 
 def _assemble(
@@ -154,7 +199,7 @@ def _assemble(
     kept: dict[str, tuple[Paper, list[int]]],
     fresh: list[tuple[Paper, list[Chunk]]],
     progress: bool,
-) -> tuple[store.IndexData, int, dict[str, float]]:
+) -> tuple[store.IndexData, dict[str, int], dict[str, float]]:
     import numpy as np
 
     timings: dict[str, float] = {}
@@ -170,40 +215,53 @@ def _assemble(
     tokens = (tuple(old.tokens[i] for i in old_rows) if old else ()) + tuple(new_tokens)
     timings["tokenize"] = time.perf_counter() - t
     vectors: dict[str, np.ndarray] = {}
+    embedded = {"chunks": 0, "sentences": 0}
     for slot, encoder in encoders.items():
         t = time.perf_counter()
-        fresh_vecs = (
-            encoder.encode_passages([embed_text(c) for c in new_chunks], progress=progress) if new_chunks else None
-        )
         parts = [old.vectors[slot][old_rows]] if old and old_rows else []
-        if fresh_vecs is not None:
+        if new_chunks:
+            fresh_vecs, n = encode_once(encoder, [embed_text(c) for c in new_chunks], progress, f"chunks ({slot})")
             parts.append(fresh_vecs)
+            embedded["chunks"] = max(embedded["chunks"], n)
         vectors[slot] = np.concatenate(parts) if parts else np.zeros((0, encoder.dim), dtype=np.float32)
         timings[f"embed_{slot}"] = time.perf_counter() - t
-    sentences, sentence_vectors = _sentences(old, old_rows, chunks, bridge, progress, timings)
-    vocab, vocab_vectors = _vocabulary(old, tokens, bridge, timings)
+    sentences, sentence_vectors, embedded["sentences"] = _sentences(old, chunks, bridge, progress, timings)
+    vocab, vocab_vectors = _vocabulary(old, tokens, bridge, progress, timings)
     papers = {p.doc_id: p for p, _ in kept.values()} | {p.doc_id: p for p, _ in fresh}
     data = store.IndexData({}, papers, chunks, tokens, vectors, sentences, sentence_vectors, vocab, vocab_vectors)
-    return data, len(new_chunks), timings
+    return data, embedded, timings
+
+
+def encode_once(encoder: Encoder, texts: list[str], progress: bool, what: str) -> tuple[np.ndarray, int]:
+    """Vectors of `texts` in order, each distinct text encoded once (a 10 MB file of 114 sentences
+    said 60,000 times costs 114 encodings), with progress. Returns the vectors and that count."""
+    import numpy as np
+
+    rows: dict[str, int] = {}
+    inverse = np.fromiter((rows.setdefault(t, len(rows)) for t in texts), dtype=np.int64, count=len(texts))
+    distinct = list(rows)
+    parts = []
+    with Progress(f"embedding {what}", len(distinct), bar=progress, unit="text") as bar:
+        for i in range(0, len(distinct), EMBED_BATCH):
+            batch = distinct[i : i + EMBED_BATCH]
+            parts.append(encoder.encode_passages(batch, progress=False))
+            bar.update(len(batch))
+    if not parts:
+        return np.zeros((0, encoder.dim), dtype=np.float32), 0
+    return np.concatenate(parts)[inverse], len(distinct)
 
 
 def _sentences(
     old: store.IndexData | None,
-    old_rows: list[int],
     chunks: tuple[Chunk, ...],
-    bridge: object | None,
+    bridge: Encoder | None,
     progress: bool,
     timings: dict[str, float],
-) -> tuple[tuple[tuple[int, int, int], ...], np.ndarray | None]:
-    """Unique sentences of every chunk, with bridge-encoder vectors (reused when unchanged)."""
+) -> tuple[tuple[tuple[int, int, int], ...], np.ndarray | None, int]:
+    """Unique sentences of every chunk, with bridge-encoder vectors: a text the previous index
+    already embedded is reused, every other distinct text is embedded once."""
     import numpy as np
 
-    reuse: dict[tuple[str, int, int], np.ndarray] = {}
-    if old is not None and old.sentence_vectors is not None:
-        kept_docs = {old.chunks[i].doc_id for i in old_rows}
-        for row, (ci, s, e) in enumerate(old.sentences):
-            if old.chunks[ci].doc_id in kept_docs:
-                reuse[(old.chunks[ci].doc_id, s, e)] = old.sentence_vectors[row]
     seen: set[tuple[str, int, int]] = set()
     sentences: list[tuple[int, int, int]] = []
     texts: list[str] = []
@@ -214,22 +272,38 @@ def _sentences(
                 sentences.append((ci, s, e))
                 texts.append(chunk.text[s - chunk.start : e - chunk.start])
     if bridge is None:
-        return tuple(sentences), None
+        return tuple(sentences), None, 0
     t = time.perf_counter()
-    todo = [i for i, (ci, s, e) in enumerate(sentences) if (chunks[ci].doc_id, s, e) not in reuse]
-    fresh = bridge.encode_passages([texts[i] for i in todo], progress=progress) if todo else None  # type: ignore[attr-defined]
-    out = np.zeros((len(sentences), bridge.dim), dtype=np.float32)  # type: ignore[attr-defined]
-    for i, (ci, s, e) in enumerate(sentences):
-        if (chunks[ci].doc_id, s, e) in reuse:
-            out[i] = reuse[(chunks[ci].doc_id, s, e)]
-    if fresh is not None:
-        out[todo] = fresh
+    known = _old_sentence_rows(old)
+    out = np.zeros((len(sentences), bridge.dim), dtype=np.float32)
+    if old is not None and old.sentence_vectors is not None:
+        reused = [i for i, text in enumerate(texts) if text in known]
+        out[reused] = old.sentence_vectors[[known[texts[i]] for i in reused]]
+    todo = [i for i, text in enumerate(texts) if text not in known]
+    embedded = 0
+    if todo:
+        out[todo], embedded = encode_once(bridge, [texts[i] for i in todo], progress, "sentences (use)")
     timings["embed_sentences"] = time.perf_counter() - t
-    return tuple(sentences), out
+    return tuple(sentences), out, embedded
+
+
+def _old_sentence_rows(old: store.IndexData | None) -> dict[str, int]:
+    """Sentence text -> its row in the previous index's sentence vectors."""
+    if old is None or old.sentence_vectors is None:
+        return {}
+    rows: dict[str, int] = {}
+    for row, (ci, s, e) in enumerate(old.sentences):
+        chunk = old.chunks[ci]
+        rows.setdefault(chunk.text[s - chunk.start : e - chunk.start], row)
+    return rows
 
 
 def _vocabulary(
-    old: store.IndexData | None, tokens: tuple[tuple[str, ...], ...], bridge: object | None, timings: dict[str, float]
+    old: store.IndexData | None,
+    tokens: tuple[tuple[str, ...], ...],
+    bridge: Encoder | None,
+    progress: bool,
+    timings: dict[str, float],
 ) -> tuple[tuple[str, ...], np.ndarray | None]:
     """Chinese index tokens with bridge vectors, so English words can find their Chinese terms."""
     import numpy as np
@@ -243,7 +317,7 @@ def _vocabulary(
         known = {tok: old.vocab_vectors[i] for i, tok in enumerate(old.vocab)}
     todo = [tok for tok in vocab if tok not in known]
     if todo:
-        fresh = bridge.encode_passages(todo)  # type: ignore[attr-defined]
+        fresh, _ = encode_once(bridge, todo, progress, "vocabulary (use)")
         known.update(zip(todo, fresh, strict=True))
     vectors = np.stack([known[tok] for tok in vocab]) if vocab else np.zeros((0, 512), dtype=np.float32)
     timings["embed_vocab"] = time.perf_counter() - t
@@ -263,8 +337,12 @@ def _lexical_text(chunk: Chunk) -> str:
     return chunk.text
 
 
-def _manifest(settings: Settings, data: store.IndexData, papers: list[Paper]) -> dict[str, object]:
-    catalog = load_catalog(settings.corpus_dir)
+def _manifest(
+    settings: Settings, data: store.IndexData, found: Scan, catalog: dict[str, dict[str, object]]
+) -> dict[str, object]:
+    """files maps each file name to its document id, sha256 of bytes and of cleaned text, and for
+    a copy the file it repeats: the next build reads only what changed and finds copies again."""
+    papers = list(data.papers.values())
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "encoders": {
@@ -273,10 +351,11 @@ def _manifest(settings: Settings, data: store.IndexData, papers: list[Paper]) ->
         },
         "chunking": settings.chunking_signature(),
         "corpus_dir": str(settings.corpus_dir),
-        "files": {p.source: p.sha256 for p in sorted(papers, key=lambda p: p.doc_id)},
+        "files": found.manifest_files(),
         "catalog": {p.doc_id: catalog.get(p.doc_id, {}) for p in papers},
         "counts": {
             "papers": len(papers),
+            "copies": len(found.copies),
             "chunks": len(data.chunks),
             "sentences": len(data.sentences),
             "reference_chunks": sum(c.kind == "references" for c in data.chunks),

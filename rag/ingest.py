@@ -13,7 +13,7 @@ import tomllib
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -127,25 +127,26 @@ def _looks_like_text(text: str) -> bool:
     return bad <= max(3, len(sample) // 200)
 
 
-def read_pages(path: Path) -> list[Page]:
-    """Raw pages of one file. Raises CorpusError when the file cannot be used."""
-    doc_id = path.stem
+def read_pages(path: Path, doc_id: str | None = None) -> list[Page]:
+    """Raw pages of one file (document id: the file stem unless given). Raises CorpusError when
+    the file cannot be used."""
+    doc_id = doc_id or path.stem
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        return _read_pdf(path)
+        return _read_pdf(path, doc_id)
     if suffix not in SUPPORTED:
         raise CorpusError(f"{path.name}: unsupported file type {suffix!r}; use {', '.join(SUPPORTED)}")
     return [Page(doc_id=doc_id, number=None, text=decode_text(path.read_bytes(), path.name))]
 
 
-def _read_pdf(path: Path) -> list[Page]:
+def _read_pdf(path: Path, doc_id: str) -> list[Page]:
     try:
         from pypdf import PdfReader
     except ImportError as exc:  # pragma: no cover - pypdf is a core dependency
         raise CorpusError("Reading PDFs needs pypdf: pip install pypdf") from exc
     try:
         reader = PdfReader(str(path))
-        pages = [Page(path.stem, i + 1, page.extract_text() or "") for i, page in enumerate(reader.pages)]
+        pages = [Page(doc_id, i + 1, page.extract_text() or "") for i, page in enumerate(reader.pages)]
     except Exception as exc:  # pypdf raises many types on corrupt input
         raise CorpusError(f"{path.name} is not a readable PDF ({type(exc).__name__}: {exc})") from exc
     if not any(p.text.strip() for p in pages):
@@ -526,10 +527,35 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     )
 
 
-def read_paper(path: Path, catalog: dict[str, dict[str, object]] | None = None) -> CleanPaper:
-    """One file -> cleaned paper. Raises CorpusError when the file cannot be used."""
-    pages = read_pages(path)
-    clean = clean_pages(pages, source=path.name, sha256=file_sha256(path), catalog=(catalog or {}).get(path.stem))
+def document_ids(paths: Sequence[Path]) -> dict[Path, str]:
+    """One document id per file of a corpus folder, the same on every run over the same folder.
+
+    The id is the file stem ("000_0ea6e26401eae5d1": what citations, corpus/catalog.toml and the
+    eval set use) when no other file in the folder has that stem. Files whose stems collide
+    ("a.txt" and "a.md", two different papers) are each identified by their file name instead
+    ("a.txt", "a.md"), so two papers never share an id and chunk keys ("<id>:<start>") never
+    collide; their catalog entries are then keyed by the file name too. Adding "a.md" next to
+    "a.txt" therefore renames the paper "a" to "a.txt" (it is read again on the next build);
+    removing it renames it back. A stem that equals another file's name ("a.txt" next to
+    "a.txt.md" and "a.md") also falls back to the name, which is unique within a folder."""
+    ids = {path: path.stem for path in paths}
+    while True:
+        counts = Counter(ids.values())
+        clashing = [path for path, doc_id in ids.items() if counts[doc_id] > 1 and doc_id != path.name]
+        if not clashing:
+            return ids
+        for path in clashing:
+            ids[path] = path.name
+
+
+def read_paper(
+    path: Path, catalog: dict[str, dict[str, object]] | None = None, *, doc_id: str | None = None
+) -> CleanPaper:
+    """One file -> cleaned paper, under `doc_id` (see document_ids; the file stem unless given).
+    Its catalog entry is the one under that id. Raises CorpusError when the file cannot be used."""
+    doc_id = doc_id or path.stem
+    pages = read_pages(path, doc_id)
+    clean = clean_pages(pages, source=path.name, sha256=file_sha256(path), catalog=(catalog or {}).get(doc_id))
     if not any(b.kind != "heading" for b in clean.blocks):
         raise CorpusError(f"{path.name} has no text after cleaning")
     return clean

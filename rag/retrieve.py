@@ -10,6 +10,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .config import Settings
+from .dedupe import DISTINCT_POOL, distinct_hits
 from .embeddings import Encoder, bridge_encoder, dense_encoder
 from .legs import LEGS, Leg, Query
 from .lexical import bridge_terms, english_terms, tokenize
@@ -120,11 +121,12 @@ class Retriever:
             allowed &= np.array([c.doc_id in doc_ids for c in self.data.chunks], dtype=bool)
         legs = self.leg_scores(query)
         fused = np.where(allowed, self.fuse(query.lang, legs, allowed), -np.inf)
-        top = self._top(fused, k, query.lang)
+        top = self._top(fused, k * DISTINCT_POOL, query.lang)
         hits = [
             Hit(self.data.chunks[i], float(fused[i]), r + 1, {leg: float(s[i]) for leg, s in legs.items()})
             for r, i in enumerate(top)
         ]
+        hits = distinct_hits(hits, k)  # one passage found in several papers fills one place
         for leg in self.legs.values():
             if leg.stage == "rerank" and hits:
                 hits = leg.rerank(query, hits)

@@ -7,7 +7,8 @@
 
 A build writes a new generation folder and then replaces manifest.json atomically, so a crash
 mid-build leaves the previous index loadable; old generations are removed after the switch.
-Nothing is pickled."""
+One build at a time per folder: index/build.lock is held (flock) for the whole build. Nothing
+is pickled."""
 
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import IndexMismatchError, IndexNotFoundError, RagError
+from .errors import IndexBusyError, IndexMismatchError, IndexNotFoundError, RagError
 from .types import Chunk, Heading, Paper
 
 if TYPE_CHECKING:
@@ -31,6 +34,8 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: headings.jsonl (the papers' outlines)
 MANIFEST = "manifest.json"
+LOCK = "build.lock"
+LOCK_POLL_SECONDS = 0.5
 # Exact inner-product search up to this many vectors (a few ms per query on 2 cores at
 # 384 dimensions); past it an HNSW graph keeps queries fast at a small cost in recall.
 EXACT_SEARCH_LIMIT = 200_000
@@ -139,10 +144,12 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None, corpus_d
 
 
 def write_index(index_dir: Path, data: IndexData) -> Path:
-    """Write a new generation and switch the manifest to it atomically. Returns the folder."""
+    """Write a new generation and switch the manifest to it atomically. Returns the folder.
+    Raises RagError, writing nothing, when two chunks share a key or two files share an id."""
     import faiss
     import numpy as np
 
+    check_unique_keys(data, index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
     name = f"gen-{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:6]}"
     tmp = index_dir / f".tmp-{name}"
@@ -171,6 +178,84 @@ def write_index(index_dir: Path, data: IndexData) -> Path:
     _atomic_write(index_dir / MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1))
     _remove_old_generations(index_dir, keep=name)
     return index_dir / name
+
+
+def check_unique_keys(data: IndexData, index_dir: Path) -> None:
+    """Citations, eval labels and snapshots find a chunk by its key and a paper by its id: a
+    duplicate would quote one paper's sentence under another's title, so it is never written."""
+    owners: dict[str, list[str]] = {}
+    for name, entry in data.manifest.get("files", {}).items():
+        if isinstance(entry, dict) and not entry.get("copy_of"):
+            owners.setdefault(str(entry.get("doc_id")), []).append(name)
+    for doc_id, names in owners.items():
+        if len(names) > 1:
+            raise RagError(
+                f"The files {', '.join(sorted(names))} would share the document id {doc_id!r}; nothing was "
+                f"written and the index in {index_dir}/ is unchanged. Rename one of them and run `rag index` again."
+            )
+    seen: set[str] = set()
+    for chunk in data.chunks:
+        if chunk.key in seen:
+            names = owners.get(chunk.doc_id) or [p.source for p in data.papers.values() if p.doc_id == chunk.doc_id]
+            raise RagError(
+                f"Two chunks share the key {chunk.key!r} (from {', '.join(sorted(names)) or chunk.doc_id}); "
+                f"nothing was written and the index in {index_dir}/ is unchanged. Rebuild with "
+                "`rag index --rebuild`; if it happens again, rename the file and report the bug."
+            )
+        seen.add(chunk.key)
+
+
+@contextmanager
+def build_lock(index_dir: Path, *, wait: float) -> Iterator[None]:
+    """Hold index_dir/build.lock for one build. Another build on the same folder waits up to
+    `wait` seconds (saying who it waits for), then raises IndexBusyError. The lock is an flock,
+    which the system drops when its process ends, however it ends: a build killed with -9 leaves
+    nothing to clean up. The file keeps the holder's pid, for the message only."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX: no locking rather than no indexing
+        yield
+        return
+    index_dir.mkdir(parents=True, exist_ok=True)
+    path = index_dir / LOCK
+    with open(path, "a+", encoding="utf-8") as fh:
+        if not _try_flock(fh, fcntl):
+            holder = _lock_holder(path)
+            logger.warning("another rag index is running on %s (pid %s); waiting…", index_dir, holder)
+            deadline = time.monotonic() + wait
+            while not _try_flock(fh, fcntl):
+                if time.monotonic() >= deadline:
+                    raise IndexBusyError(
+                        f"Another rag index (pid {_lock_holder(path)}) is still building {index_dir}/ after "
+                        f"{wait:.0f} s of waiting. Let it finish and run `rag index` again, or wait longer "
+                        "with `rag index --wait SECONDS`."
+                    )
+                time.sleep(LOCK_POLL_SECONDS)
+            logger.warning("the other rag index on %s finished; going on", index_dir)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.getpid()}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()  # the flock itself goes with the file handle
+
+
+def _try_flock(fh: Any, fcntl: Any) -> bool:
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _lock_holder(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip() or "unknown"
+    except OSError:
+        return "unknown"
 
 
 def build_faiss(vectors: np.ndarray) -> Any:

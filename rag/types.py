@@ -10,7 +10,7 @@ from typing import Any
 class Paper:
     """What the index knows about one source file. Nothing here is guessed."""
 
-    doc_id: str  # file stem, e.g. "000_0ea6e26401eae5d1"
+    doc_id: str  # file stem, e.g. "000_0ea6e26401eae5d1"; the file name when stems collide (document_ids)
     title: str  # from the file's outline or corpus/catalog.toml; else the doc_id
     doi: str | None
     source: str  # file name inside the corpus folder

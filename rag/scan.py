@@ -1,0 +1,188 @@
+"""The corpus folder against the previous index: each file's document id, whether it changed
+since the last build, and which files are copies of another. Only new and changed files are
+read (cleaned); nothing is embedded here.
+
+A copy is a file whose cleaned text has the fingerprint of another file's (dedupe.fingerprint:
+the same words however the file was saved: CRLF, GBK, a BOM, `paper (1).txt`). It is reported
+and not indexed, so one paper's passages cannot fill the top k twice over. Of a group of equal
+files, the one indexed before stays the original; else the shortest name, then the first."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .dedupe import fingerprint
+from .errors import CorpusError
+from .ingest import corpus_files, document_ids, file_sha256, read_paper
+from .progress import Progress
+from .types import CleanPaper
+
+if TYPE_CHECKING:
+    from .store import IndexData
+
+logger = logging.getLogger(__name__)
+
+# Statuses of a file that is indexed; "copy" marks one recorded as a copy and not read again.
+INDEXED_BEFORE = ("unchanged", "updated", "kept")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file as manifest.json records it (files: name -> entry)."""
+
+    doc_id: str
+    sha256: str  # of the file's bytes: unchanged bytes are not read again
+    text_sha256: str | None = None  # dedupe.fingerprint of its cleaned text; None in older indexes
+    copy_of: str | None = None  # for a copy: the file it repeats (its text is not indexed)
+
+    def to_dict(self) -> dict[str, str]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class CorpusFile:
+    path: Path
+    entry: FileEntry  # what the manifest will record
+    clean: CleanPaper | None  # read this time (new or changed); None when the old chunks stay
+    status: str  # "added" | "updated" | "unchanged" | "kept" (unreadable, old chunks stay) | "copy"
+
+
+@dataclass(frozen=True)
+class Scan:
+    papers: tuple[CorpusFile, ...]  # to be indexed: one per distinct text, by file name
+    copies: tuple[tuple[CorpusFile, str], ...]  # (copy, name of the file it repeats)
+    skipped: tuple[str, ...]  # "name: reason", one per unreadable file
+    removed: tuple[str, ...]  # indexed before, gone from the folder
+
+    def duplicates(self) -> tuple[str, ...]:
+        return tuple(f"{copy.path.name} is a copy of {original}" for copy, original in self.copies)
+
+    def manifest_files(self) -> dict[str, dict[str, str]]:
+        entries = {f.path.name: f.entry for f in self.papers}
+        for copy, original in self.copies:
+            entries[copy.path.name] = replace(copy.entry, copy_of=original)
+        return {name: entries[name].to_dict() for name in sorted(entries)}
+
+
+def previous_files(manifest: dict[str, Any]) -> dict[str, FileEntry]:
+    """manifest["files"] as entries; an index written before ids were recorded maps name -> sha."""
+    out: dict[str, FileEntry] = {}
+    for name, value in manifest.get("files", {}).items():
+        if isinstance(value, str):
+            out[name] = FileEntry(doc_id=Path(name).stem, sha256=value)
+        else:
+            out[name] = FileEntry(
+                str(value["doc_id"]), str(value["sha256"]), value.get("text_sha256"), value.get("copy_of")
+            )
+    return out
+
+
+def scan(corpus_dir: Path, old: IndexData | None, catalog: dict[str, dict[str, object]], *, progress: bool) -> Scan:
+    previous = previous_files(old.manifest) if old else {}
+    paths = corpus_files(corpus_dir)
+    ids = document_ids(paths)
+    _warn_ambiguous_catalog(catalog, ids)
+    found: list[CorpusFile] = []
+    skipped: list[str] = []
+    with Progress("reading files", len(paths), bar=progress, unit="file") as bar:
+        for path in paths:
+            item = _look(path, ids[path], previous.get(path.name), old, catalog, skipped)
+            if item is not None:
+                found.append(item)
+            bar.update()
+    papers, copies = _split_copies(found)
+    for copy, original in copies:
+        logger.warning(
+            "%s is a copy of %s (the same text); not indexed, so its passages do not repeat", copy.path.name, original
+        )
+    readable = [f for f in (_read_if_needed(f, catalog, skipped) for f in papers) if f is not None]
+    present = {p.name for p in paths}
+    removed = sorted(n for n, e in previous.items() if e.copy_of is None and n not in present)
+    return Scan(tuple(readable), tuple(copies), tuple(skipped), tuple(removed))
+
+
+def _look(
+    path: Path,
+    doc_id: str,
+    prev: FileEntry | None,
+    old: IndexData | None,
+    catalog: dict[str, dict[str, object]],
+    skipped: list[str],
+) -> CorpusFile | None:
+    """One file: reuse what the previous build knew when its bytes, id and catalog entry are
+    the same; else read it. An unreadable file is warned about once and keeps its old chunks."""
+    sha = file_sha256(path)
+    indexed = old is not None and doc_id in old.papers
+    unchanged = False
+    if prev is not None and prev.sha256 == sha and prev.doc_id == doc_id:
+        if prev.copy_of and prev.text_sha256:
+            return CorpusFile(path, prev, None, "copy")
+        unchanged = old is not None and indexed and not _catalog_changed(old, doc_id, catalog)
+        if unchanged and prev.text_sha256:
+            return CorpusFile(path, prev, None, "unchanged")
+    try:
+        clean = read_paper(path, catalog, doc_id=doc_id)
+    except CorpusError as exc:
+        _skip(path, exc, skipped)
+        if prev is not None and prev.copy_of is None and prev.doc_id == doc_id and indexed:
+            return CorpusFile(path, prev, None, "kept")  # keep what was indexed before rather than lose it
+        return None
+    entry = FileEntry(doc_id, sha, fingerprint(clean.text))
+    if unchanged:  # indexed before text fingerprints were recorded: the chunks stay, the print is new
+        return CorpusFile(path, entry, None, "unchanged")
+    return CorpusFile(path, entry, clean, "updated" if prev is not None and prev.copy_of is None else "added")
+
+
+def _split_copies(found: list[CorpusFile]) -> tuple[list[CorpusFile], list[tuple[CorpusFile, str]]]:
+    groups: dict[str, list[CorpusFile]] = {}
+    for f in found:
+        groups.setdefault(f.entry.text_sha256 or f"unknown:{f.path.name}", []).append(f)
+    papers: list[CorpusFile] = []
+    copies: list[tuple[CorpusFile, str]] = []
+    for group in groups.values():
+        group.sort(key=lambda f: (f.status not in INDEXED_BEFORE, len(f.path.name), f.path.name))
+        papers.append(group[0])
+        copies += [(f, group[0].path.name) for f in group[1:]]
+    return sorted(papers, key=lambda f: f.path.name), sorted(copies, key=lambda c: c[0].path.name)
+
+
+def _read_if_needed(f: CorpusFile, catalog: dict[str, dict[str, object]], skipped: list[str]) -> CorpusFile | None:
+    """A file recorded as a copy whose original has gone (or changed) is a paper of its own now."""
+    if f.status != "copy":
+        return f
+    try:
+        clean = read_paper(f.path, catalog, doc_id=f.entry.doc_id)
+    except CorpusError as exc:
+        _skip(f.path, exc, skipped)
+        return None
+    entry = FileEntry(f.entry.doc_id, f.entry.sha256, fingerprint(clean.text))
+    return CorpusFile(f.path, entry, clean, "added")
+
+
+def _skip(path: Path, exc: CorpusError, skipped: list[str]) -> None:
+    """One warning per unreadable file, naming it once (the CLI does not repeat it)."""
+    reason = str(exc) if path.name in str(exc) else f"{path.name}: {exc}"
+    logger.warning("skipped %s", reason)
+    skipped.append(reason)
+
+
+def _catalog_changed(old: IndexData, doc_id: str, catalog: dict[str, dict[str, object]]) -> bool:
+    return old.manifest.get("catalog", {}).get(doc_id, {}) != catalog.get(doc_id, {})
+
+
+def _warn_ambiguous_catalog(catalog: dict[str, dict[str, object]], ids: dict[Path, str]) -> None:
+    """A catalog entry under a stem that two files share belongs to neither: say which keys to use."""
+    in_use = set(ids.values())
+    for key in catalog:
+        names = sorted(p.name for p in ids if p.stem == key)
+        if key not in in_use and len(names) > 1:
+            logger.warning(
+                'corpus/catalog.toml has [papers."%s"], but %s share that stem and are keyed by file name; '
+                'move the entry under the name of the file it describes, e.g. [papers."%s"]',
+                key,
+                " and ".join(names),
+                names[0],
+            )
