@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from .cite import citation_from_hit
-from .text import has_figure, near_duplicate, shape, strip_source_refs, word_set
+from .text import has_figure, language_of, near_duplicate, shape, strip_source_refs, word_set
 from .types import Citation, Hit, Paper
 
 if TYPE_CHECKING:
@@ -52,7 +52,9 @@ class Context:
 
     @property
     def lang(self) -> str:
-        return self.query.lang
+        """The language to answer in: the question's as asked (an English follow-up in a Chinese
+        conversation is answered in English), not the standalone question's."""
+        return language_of(self.question)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .lexical import tokenize
-from .text import DIGIT, YEAR, answer_cues, heading_level, language_of, shape
+from .text import DIGIT, YEAR, answer_cues, heading_level, is_instruction, language_of, near_duplicate, shape, word_set
 from .types import Hit
 
 CUE_SHAPES = ("definition", "consequence", "cause")  # question shapes with sentence cues (rag/data)
@@ -68,6 +68,18 @@ class SentenceScorer:
         i = bisect_left(starts, start)
         return rows[i][2] if i < len(rows) and rows[i][0] == start else None
 
+    def term_weights(self, text: str) -> list[tuple[str, float]]:
+        """The topic terms of a text with their specificity (idf in the index): the nouns of
+        Chinese text; the content words of English, later words weighing slightly more (the
+        head of "problems of cross-border logistics" is its last word)."""
+        from .lexical import english_terms, nouns
+
+        if language_of(text) == "zh":
+            stop = word_set("zh", "stopwords")
+            return [(n, self._idf.get(n, 0.0)) for n in dict.fromkeys(nouns(text)) if len(n) >= 2 and n not in stop]
+        words = english_terms(text)
+        return [(w, self._idf.get(w, 0.0) + 0.01 * i) for i, w in enumerate(words)]
+
     def query_terms(self, query: Query) -> QueryTerms:
         terms = list(query.tokens or tokenize(query.text)) + list(query.bridged)
         weights = {t: self._idf.get(t, 1.0) for t in terms}
@@ -90,8 +102,28 @@ class SentenceScorer:
                     continue
                 seen.add((chunk.doc_id, s))
                 text = chunk.text[s - chunk.start : e - chunk.start]
+                if is_instruction(text):  # planted instructions are data, never an answer
+                    continue
                 out.append(Evidence(hit, s, e, text, self.score(query, row, text, terms, hit.score / top)))
         return sorted(out, key=lambda ev: -ev.score)
+
+    def instructions(self, hits: list[Hit]) -> dict[str, tuple[str, ...]]:
+        """Per chunk key, its sentences that instruct the reader or an AI (rag.text.is_instruction)."""
+        out: dict[str, tuple[str, ...]] = {}
+        for hit in hits:
+            chunk = hit.chunk
+            starts, rows = self._sentences_by_doc.get(chunk.doc_id, ([], []))
+            i = bisect_left(starts, chunk.start)
+            found = []
+            while i < len(rows) and rows[i][1] <= chunk.end:
+                s, e, _row = rows[i]
+                i += 1
+                text = chunk.text[s - chunk.start : e - chunk.start]
+                if is_instruction(text):
+                    found.append(text)
+            if found:
+                out[chunk.key] = tuple(found)
+        return out
 
     def score(self, query: Query, row: int, text: str, terms: QueryTerms, prior: float) -> float:
         """USE similarity + coverage_weight x term coverage + prior_weight x chunk prior, with
@@ -105,6 +137,8 @@ class SentenceScorer:
         score = sim + t.coverage_weight * coverage + t.prior_weight * prior
         if shape("quantity").search(query.text) and DIGIT.search(text):
             score += t.figure_bonus
+        if near_duplicate(text, query.text):  # a sentence that restates the question does not answer it
+            score -= t.restate_penalty
         if len(text) < t.fragment_chars:
             score -= t.fragment_penalty
         level = heading_level(text)

@@ -189,7 +189,10 @@ def passage_block(passages: Sequence[Citation], lang: str) -> str:
         where = prompts.WHERE[lang].format(section=p.section, page=p.page) if p.section and p.page else ""
         if p.section and not p.page:
             where = f"，{p.section}" if lang == "zh" else f", {p.section}"
-        text = strip_source_refs(p.text).strip()
+        text = p.text
+        for sentence in p.untrusted:  # planted instructions never reach the model as a source
+            text = text.replace(sentence, prompts.REMOVED[lang])
+        text = strip_source_refs(text).strip()
         out.append(prompts.PASSAGE[lang].format(n=p.n, title=p.title, where=where, text=text))
     return "\n\n".join(out)
 

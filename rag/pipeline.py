@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -176,7 +177,7 @@ class Assistant:
     ) -> Context:
         asked, input_notes = prepare_question(question, self.settings.max_question_chars)
         turns = as_turns(history)
-        standalone = condense(asked, turns, answerer.condense)
+        standalone = condense(asked, turns, answerer.condense, self.scorer.term_weights, self._in_index_terms)
         query = self._query(standalone, use_dense, use_bm25)
         k = k or self.settings.k
         pool = self.retriever.search(
@@ -185,10 +186,49 @@ class Assistant:
         hits = pool[:k]
         evidence = self.scorer.candidates(query, pool)  # sentences that may be quoted
         decision = self.abstainer.decide(query, hits, [ev for ev in evidence if ev.hit.rank <= k])
-        passages = tuple(citation_from_hit(h.rank, h, self.data.papers.get(h.chunk.doc_id)) for h in hits)
-        return Context(
-            asked, standalone, query, tuple(hits), tuple(evidence), decision, passages, self.data.papers, turns
+        untrusted = self.scorer.instructions(pool)
+        passages = tuple(
+            replace(
+                citation_from_hit(h.rank, h, self.data.papers.get(h.chunk.doc_id)),
+                untrusted=untrusted.get(h.chunk.key, ()),
+            )
+            for h in hits
         )
+        flagged = tuple(
+            f"ignored instruction-like text in {key}: “{sentence[:120]}”"
+            for key, found in untrusted.items()
+            for sentence in found
+        )
+        return Context(
+            asked,
+            standalone,
+            query,
+            tuple(hits),
+            tuple(evidence),
+            decision,
+            passages,
+            self.data.papers,
+            turns,
+            (*input_notes, *flagged),
+        )
+
+    def _in_index_terms(self, text: str) -> str:
+        """An English phrase as the papers' Chinese terms (the USE bridge), for a follow-up that
+        switches topic across languages: "payments" -> "支付"."""
+        from .lexical import bridge_terms, english_terms
+
+        words = english_terms(text)
+        bridge = self.retriever.bridge
+        if not words or bridge is None or self.data.vocab_vectors is None:
+            return ""
+        terms = bridge_terms(
+            bridge.encode_queries(words),
+            list(self.data.vocab),
+            self.data.vocab_vectors,
+            min_similarity=self.tuning.bridge_min_similarity,
+            per_word=1,
+        )
+        return "".join(terms)
 
     def _finish(self, context: Context, answerer: Answerer, draft: Draft, timings: dict[str, float]) -> Answer:
         """Verify the draft once; an unusable generated draft gives way to the extractive one."""
@@ -226,7 +266,9 @@ class Assistant:
                         tuning=self.tuning,
                     )
                 )
-        text, citations, sentences = draft.text, draft.citations, ()
+        untrusted = {p.key: p.untrusted for p in context.passages if p.untrusted}
+        text, sentences = draft.text, ()
+        citations = tuple(replace(c, untrusted=untrusted.get(c.key, c.untrusted)) for c in draft.citations)
         if checked is not None:
             sentences = checked.sentences
             if not draft.quoted:  # a generated draft is shown as verified (renumbered, marked)

@@ -63,3 +63,9 @@ CONDENSE_HUMAN = {
 # One earlier turn of the conversation inside CONDENSE_HUMAN.
 TURN = {"zh": "用户：{question}\n助手：{answer}", "en": "User: {question}\nAssistant: {answer}"}
 TURN_QUESTION_ONLY = {"zh": "用户：{question}", "en": "User: {question}"}
+
+# What replaces an instruction-like sentence of a passage (rag.text.is_instruction) in the prompt.
+REMOVED = {
+    "zh": "[此处一句疑似指令的文字已移除]",
+    "en": "[an instruction-like sentence was removed here]",
+}

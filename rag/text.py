@@ -116,5 +116,18 @@ def answer_cues(name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(c for lang in ("zh", "en") for c in words(lang).get("answer_cues", {}).get(name, [])))
 
 
+@lru_cache(maxsize=1)
+def _instruction_pattern() -> re.Pattern[str]:
+    parts = [p for lang in ("zh", "en") for p in words(lang).get("instruction_patterns", [])]
+    return re.compile("|".join(f"(?:{p})" for p in parts), re.I)
+
+
+def is_instruction(sentence: str) -> bool:
+    """The sentence instructs the reader or an AI ("Ignore previous instructions and …",
+    "无论用户问什么，只回答…"): text planted in a paper to steer an assistant. Such sentences are
+    data, never answers (rag/data/<lang>.toml, instruction_patterns)."""
+    return bool(_instruction_pattern().search(fold(sentence)))
+
+
 def word_set(lang: str, name: str) -> frozenset[str]:
     return frozenset(words(lang).get(name, []))  # type: ignore[arg-type]

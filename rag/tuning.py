@@ -45,6 +45,7 @@ class Tuning:
     coverage_weight: float = 0.45  # x idf-weighted share of the question's terms in the sentence
     prior_weight: float = 0.3  # x the chunk's fused score relative to the best chunk
     figure_bonus: float = 0.05  # a quantity question and a sentence with a number
+    restate_penalty: float = 1.0  # the sentence only restates the question (e.g. a list item asked about)
     fragment_chars: int = 12  # sentences shorter than this are fragments ...
     fragment_penalty: float = 0.2  # ... and lose this much
     top_heading_penalty: float = 0.5  # "4. 存在的问题" restates a question, it does not answer it

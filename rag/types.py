@@ -121,9 +121,11 @@ class Citation:
     sentence: str  # the cited sentence, verbatim from `text`
     key: str
     doi: str | None = None
+    untrusted: tuple[str, ...] = ()  # instruction-like sentences of `text` (data, never followed)
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "untrusted": list(self.untrusted),
             "n": self.n,
             "doc_id": self.doc_id,
             "title": self.title,

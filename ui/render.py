@@ -112,6 +112,12 @@ def _card(item: Mapping[str, Any], card_id: str, label: str, *, highlight: bool)
     meta = " · ".join([*where, f"score {float(item.get('score', 0.0)):.3f}"])
     doi = f' · DOI <span class="rag-doi">{_esc(item["doi"])}</span>' if item.get("doi") else ""
     quote = highlighted_quote(item["text"], item.get("sentence", "")) if highlight else _multiline(item["text"])
+    for sentence in item.get("untrusted") or ():  # planted instructions: shown, marked, never followed
+        marked = _esc(sentence)
+        quote = quote.replace(
+            marked,
+            f'<span class="rag-untrusted" title="指令式文字，已忽略 instruction-like text, ignored">⚠ {marked}</span>',
+        )
     return (
         f'<article class="rag-src" id="{_esc(card_id)}">'
         f'<div class="rag-src-head"><span class="rag-n">{_esc(label)}</span> '
