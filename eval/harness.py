@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 EVAL_DIR = Path(__file__).resolve().parent
 SETS_DIR = EVAL_DIR / "sets"
 SPLITS = {"dev": SETS_DIR / "dev.jsonl", "test": SETS_DIR / "test.jsonl"}
+CONVERSATIONS = {"dev": SETS_DIR / "conversations_dev.jsonl", "test": SETS_DIR / "conversations_test.jsonl"}
 DEFAULT_QUESTIONS = SPLITS["dev"]
 DEFAULT_OUT = EVAL_DIR / "runs" / "latest"
 DEFAULT_THRESHOLDS = EVAL_DIR / "thresholds.json"
@@ -247,6 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--split", choices=[*SPLITS, "all"], default="all", help="the shipped split(s) to run (default: dev and test)"
     )
+    parser.add_argument("--conversations", type=Path, help="your own multi-turn conversation file (JSON Lines)")
     parser.add_argument("--k", type=int, default=5, help="passages retrieved per question (default 5)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"run folder (default {DEFAULT_OUT})")
     parser.add_argument("--baselines", action="store_true", help="also run the naive, dense-only and BM25-only systems")
@@ -273,6 +275,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, (_path, out) in runs.items():
         print((out / "summary.md").read_text(encoding="utf-8").split("\n## Failures")[0])
         print(f"Wrote {out / 'report.json'} and summary.md ({reports[name]['meta']['seconds']} s).\n")
+    conversation_files = (
+        {args.conversations.stem: args.conversations}
+        if args.conversations
+        else {n: CONVERSATIONS[n] for n in runs if n in CONVERSATIONS and CONVERSATIONS[n].exists()}
+    )
+    if conversation_files:
+        from eval.conversations import render, run_conversations
+
+        assistant = rag.load(rag.Settings.load(k=args.k))
+        for name, path in conversation_files.items():
+            result = run_conversations(assistant, path, k=args.k)
+            out = args.out / f"conversations-{name}.json"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_write(out, json.dumps(result, ensure_ascii=False, indent=1))
+            if name in reports:
+                reports[name]["conversations"] = result["metrics"]
+            print(render(result, name).split("\n| id")[0] if name == "test" else render(result, name))
     if len(reports) > 1:
         side_by_side = render_splits(reports, MAIN)
         _atomic_write(args.out / "splits.md", side_by_side)

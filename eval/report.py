@@ -261,4 +261,8 @@ def render_splits(reports: dict[str, dict[str, Any]], main: str) -> str:
             m = reports[n]["systems"][main]["metrics"]
             cells += [_fmt(m.get(g, {}).get(metric), metric) for g in DIFF_GROUPS]
         lines.append(f"| {_label(metric)} | " + " | ".join(cells) + " |")
+    conv = [reports[n].get("conversations", {}).get("follow_up_accuracy") for n in names]
+    if any(v is not None for v in conv):
+        cells = [c for v in conv for c in (_fmt(v, "follow_up_accuracy"), "", "")]
+        lines.append("| follow-up accuracy (conversations) | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
