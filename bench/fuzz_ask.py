@@ -59,7 +59,7 @@ class Figures:
 
 
 def questions() -> list[str]:
-    path = ROOT / "eval" / "questions.jsonl"
+    path = ROOT / "eval" / "sets" / "dev.jsonl"
     return [json.loads(line)["question"] for line in path.read_text(encoding="utf-8").split("\n") if line.strip()]
 
 

@@ -1,6 +1,6 @@
 """Pure metric functions: per-question records in, numbers out. No I/O.
 
-A record is {"question": <a line of questions.jsonl>, "answer": <Answer.to_dict()>,
+A record is {"question": <a line of a question file>, "answer": <Answer.to_dict()>,
 "ranked": [<passage dicts with "text", "doc_id", "key">, up to 10, rank order]}.
 "ranked" is only needed for MRR@10 when k < 10; without it the answer's passages are used.
 Rates are None when no question qualifies for them (e.g. no multi-doc question in a group).

@@ -11,8 +11,8 @@ A small calibrated decision over named features of the question and its evidence
                      figure (in the unit asked, for each year asked, naming what the question names,
                      and sharing Tuning.figure_min_term_coverage of the question's terms: the
                      figure must measure what was asked, not something else in the same passage)
-    unmatched_terms  share of the question's content terms that occur nowhere in the papers
-                     (an English word counts when the bridge finds its Chinese term)
+    unmatched_terms  idf-weighted share of the question's content terms that occur nowhere in the
+                     papers (an English word counts when the bridge finds its Chinese term)
     name_off_evidence 1 when the question names something the papers mention, but none of the
                      best sentences does ("Kenya's population": Kenya is mentioned elsewhere)
     best_coverage    share of the question's content terms the best sentences hold together
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .text import CHINESE_COUNT, CHINESE_NUMERAL, HAN, WORD_CHAR, YEAR, figures, fold, shape, word_set
+from .text import CHINESE_COUNT, CHINESE_NUMERAL, HAN, WORD_CHAR, YEAR, figures, fold, language_of, shape, word_set
 
 if TYPE_CHECKING:
     from .embeddings import Encoder
@@ -98,10 +98,13 @@ class Decision:
 
 
 class Abstainer:
-    def __init__(self, data: IndexData, tuning: Tuning, bridge: Encoder | None) -> None:
+    def __init__(
+        self, data: IndexData, tuning: Tuning, bridge: Encoder | None, idf: dict[str, float] | None = None
+    ) -> None:
         self.data = data
         self.tuning = tuning
         self.bridge = bridge
+        self.idf = idf or {}
 
     @cached_property
     def _body_text(self) -> str:
@@ -111,18 +114,24 @@ class Abstainer:
     def _can_bridge(self) -> bool:
         return self.bridge is not None and self.data.vocab_vectors is not None and bool(len(self.data.vocab))
 
-    def names(self, query: Query) -> list[tuple[str, list[str]]]:
-        """Each name of the question with the forms it takes in the papers ([]: never mentioned)."""
+    def names(self, query: Query, asked: str | None = None) -> list[tuple[str, list[str]]]:
+        """Each name of the question with the forms it takes in the papers ([]: never mentioned);
+        with `asked` (a follow-up as typed), its names count too: "what about Paris?" names Paris
+        even when the standalone question was put in the papers' terms."""
+        texts = [query.text] + ([asked] if asked and asked != query.text else [])
+        out: dict[str, list[str]] = {}
+        for text in texts:
+            for name, forms in self._names_in(text):
+                out.setdefault(name, forms)
+        return list(out.items())
+
+    def _names_in(self, text: str) -> list[tuple[str, list[str]]]:
         from .lexical import named_terms
 
-        if query.lang == "zh":
+        if language_of(text) == "zh":
             generic = word_set("zh", "generic_names")
-            return [
-                (n, [fold(n)] if fold(n) in self._body_text else [])
-                for n in named_terms(query.text)
-                if n not in generic
-            ]
-        return [(n, self._name_forms(n)) for n in english_names(query.text)]
+            return [(n, [fold(n)] if fold(n) in self._body_text else []) for n in named_terms(text) if n not in generic]
+        return [(n, self._name_forms(n)) for n in english_names(text)]
 
     def _name_forms(self, name: str) -> list[str]:
         """An English name as the papers write it: itself, or the Chinese index tokens nearest to
@@ -139,7 +148,9 @@ class Abstainer:
             ]
         return forms
 
-    def features(self, query: Query, hits: list[Hit], evidence: list[Evidence]) -> tuple[dict[str, float], list[str]]:
+    def features(
+        self, query: Query, hits: list[Hit], evidence: list[Evidence], asked: str | None = None
+    ) -> tuple[dict[str, float], list[str]]:
         """The named features and a readable reason for each one that is set."""
         t = self.tuning
         similarity = max((h.legs.get("sent", h.legs.get("use", 0.0)) for h in hits), default=0.0)
@@ -151,9 +162,9 @@ class Abstainer:
         if query.use is not None and similarity < floor:
             f["low_similarity"] = 1.0
             reasons.append(f"best sentence similarity {similarity:.2f} is below {floor}")
-        names = self.names(query)  # once per question: part-of-speech tagging, USE calls
-        checkable = query.lang == "zh" or self._can_bridge()  # an English name needs the bridge
-        unknown = [n for n, forms in names if not forms and checkable]
+        names = self.names(query, asked)  # once per question: part-of-speech tagging, USE calls
+        # An English name cannot be ruled out without the bridge to look it up in Chinese.
+        unknown = [n for n, forms in names if not forms and (self._can_bridge() or language_of(n) == "zh")]
         if unknown:
             f["unknown_name"] = 1.0
             reasons.append("the papers never mention " + ", ".join(unknown))
@@ -187,8 +198,10 @@ class Abstainer:
             f["short_question"] = 1.0
             reasons.append("the question is too short to say what it asks")
         unmatched = self.unmatched(query, terms)
-        if terms:
-            f["unmatched_terms"] = len(unmatched) / len(terms)
+        if terms:  # weighed by specificity: a term no paper uses is rarer than any they use
+            rarest = math.log(1 + max(1, len(self.data.chunks)) / 0.5)
+            weight = {t: rarest if t in unmatched else self.idf.get(fold(t), 1.0) for t in terms}
+            f["unmatched_terms"] = sum(weight[t] for t in unmatched) / (sum(weight.values()) or 1.0)
         if unmatched and f["unmatched_terms"] >= 0.5:
             reasons.append("the papers never use " + ", ".join(unmatched))
         return f, reasons
@@ -266,12 +279,15 @@ class Abstainer:
             w for w, sim in zip(missing, np.atleast_1d(best), strict=True) if sim < self.tuning.bridge_min_similarity
         ]
 
-    def decide(self, query: Query, hits: list[Hit], evidence: list[Evidence]) -> Decision:
+    def decide(self, query: Query, hits: list[Hit], evidence: list[Evidence], asked: str | None = None) -> Decision:
+        """The verdict for the standalone question (and `asked`, the question as typed)."""
         if not evidence:
             return Decision({name: 0.0 for name in FEATURES}, 1.0, True, ("nothing retrieved",))
-        f, reasons = self.features(query, hits, evidence)
+        f, reasons = self.features(query, hits, evidence, asked)
         p = probability(f, self.tuning.abstention_weights)
         abstain = p >= self.tuning.abstain_threshold
+        if abstain and not reasons:
+            reasons.append(f"the evidence is weak overall (P(unanswerable) = {p:.2f})")
         return Decision(f, p, abstain, tuple(reasons) if abstain else ())
 
 

@@ -55,7 +55,8 @@ class SentenceScorer:
         return {d: ([s for s, _, _ in v], v) for d, v in ((d, sorted(set(v))) for d, v in by_doc.items())}
 
     @cached_property
-    def _idf(self) -> dict[str, float]:
+    def idf(self) -> dict[str, float]:
+        """Inverse document frequency of every index term over the chunks: log(1 + n / df)."""
         df: dict[str, int] = defaultdict(int)
         for toks in self.data.tokens:
             for t in set(toks):
@@ -76,13 +77,13 @@ class SentenceScorer:
 
         if language_of(text) == "zh":
             stop = word_set("zh", "stopwords")
-            return [(n, self._idf.get(n, 0.0)) for n in dict.fromkeys(nouns(text)) if len(n) >= 2 and n not in stop]
+            return [(n, self.idf.get(n, 0.0)) for n in dict.fromkeys(nouns(text)) if len(n) >= 2 and n not in stop]
         words = english_terms(text)
-        return [(w, self._idf.get(w, 0.0) + 0.01 * i) for i, w in enumerate(words)]
+        return [(w, self.idf.get(w, 0.0) + 0.01 * i) for i, w in enumerate(words)]
 
     def query_terms(self, query: Query) -> QueryTerms:
         terms = list(query.tokens or tokenize(query.text)) + list(query.bridged)
-        weights = {t: self._idf.get(t, 1.0) for t in terms}
+        weights = {t: self.idf.get(t, 1.0) for t in terms}
         return QueryTerms(weights, sum(weights.values()) or 1.0)
 
     def candidates(self, query: Query, hits: list[Hit]) -> list[Evidence]:
@@ -125,9 +126,12 @@ class SentenceScorer:
                 out[chunk.key] = tuple(found)
         return out
 
-    def score(self, query: Query, row: int, text: str, terms: QueryTerms, prior: float) -> float:
+    def score(
+        self, query: Query, row: int, text: str, terms: QueryTerms, prior: float, *, heading: bool = False
+    ) -> float:
         """USE similarity + coverage_weight x term coverage + prior_weight x chunk prior, with
-        the penalties of Tuning for sentences of kinds that rarely answer the question asked."""
+        the penalties of Tuning for sentences of kinds that rarely answer the question asked.
+        `heading`: the text is an outline heading, which may well restate the question."""
         t = self.tuning
         sim = 0.0
         if query.use is not None and self.data.sentence_vectors is not None:
@@ -137,7 +141,7 @@ class SentenceScorer:
         score = sim + t.coverage_weight * coverage + t.prior_weight * prior
         if shape("quantity").search(query.text) and DIGIT.search(text):
             score += t.figure_bonus
-        if near_duplicate(text, query.text):  # a sentence that restates the question does not answer it
+        if not heading and near_duplicate(text, query.text):  # restating the question does not answer it
             score -= t.restate_penalty
         if len(text) < t.fragment_chars:
             score -= t.fragment_penalty

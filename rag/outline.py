@@ -95,7 +95,7 @@ class OutlineLister:
                     continue
                 # A heading weighs like a sentence of its chunk: by that chunk's retrieval score.
                 prior = prior_of.get(self.data.chunks[entries[i][1]].key, 0.0)
-                score = self.scorer.score(query, row, re.sub(r"^\S+\s*", "", head.text), terms, prior)
+                score = self.scorer.score(query, row, re.sub(r"^\S+\s*", "", head.text), terms, prior, heading=True)
                 if choice is None or score > choice[0]:
                     choice = (score, doc, i)
         if choice is None or choice[0] < best:

@@ -62,7 +62,7 @@ class Assistant:
 
     @cached_property
     def abstainer(self) -> Abstainer:
-        return Abstainer(self.data, self.tuning, self.retriever.bridge)
+        return Abstainer(self.data, self.tuning, self.retriever.bridge, self.scorer.idf)
 
     # ------------------------------------------------------------ answerers
 
@@ -185,7 +185,7 @@ class Assistant:
         )
         hits = pool[:k]
         evidence = self.scorer.candidates(query, pool)  # sentences that may be quoted
-        decision = self.abstainer.decide(query, hits, [ev for ev in evidence if ev.hit.rank <= k])
+        decision = self.abstainer.decide(query, hits, [ev for ev in evidence if ev.hit.rank <= k], asked)
         untrusted = self.scorer.instructions(pool)
         passages = tuple(
             replace(

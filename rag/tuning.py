@@ -72,21 +72,21 @@ class Tuning:
     # the question is declined when P(unanswerable) >= abstain_threshold.
     abstention_weights: dict[str, float] = field(
         default_factory=lambda: {
-            "bias": 1.0276,
-            "similarity": -1.2463,
-            "best_sentence": -1.3976,
-            "low_similarity": 1.5954,
-            "unknown_name": 2.626,
-            "unknown_year": 0.7698,
-            "missing_figure": 2.5747,
-            "unmatched_terms": 1.9087,
-            "name_off_evidence": 1.3099,
-            "best_coverage": -0.6143,
-            "unknown_figure": 1.1778,
-            "short_question": 1.42,
+            "bias": 1.259,
+            "similarity": -1.067,
+            "best_sentence": -1.8446,
+            "low_similarity": 1.5531,
+            "unknown_name": 2.6728,
+            "unknown_year": 0.7737,
+            "missing_figure": 2.5819,
+            "unmatched_terms": 1.735,
+            "name_off_evidence": 1.3401,
+            "best_coverage": -0.5966,
+            "unknown_figure": 1.2053,
+            "short_question": 0.8237,
         }
     )
-    abstain_threshold: float = 0.4496  # false abstention <= 0.03 on dev
+    abstain_threshold: float = 0.5228  # false abstention <= 0.03 on dev
     min_similarity: dict[str, float] = _per_lang(0.25, 0.17)  # below: "low_similarity" feature
     how_many_evidence_depth: int = 6  # best sentences searched for the figure a how-many question needs
     figure_min_term_coverage: float = 0.0  # share of the question's terms a figure's sentence must hold

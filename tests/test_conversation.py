@@ -1,0 +1,60 @@
+"""Follow-ups resolve against the last turn (issue: follow-ups that follow), on the real index."""
+
+from __future__ import annotations
+
+import pytest
+
+import rag
+from rag.converse import answer_items, item_reference
+
+
+def test_a_topic_switch_after_a_list_question_searches_the_new_topic(assistant: rag.Assistant) -> None:
+    first = assistant.ask("跨境电商物流面临哪些问题？")
+    follow = assistant.ask("那支付方面呢？", history=[first])
+    assert follow.standalone_question == "跨境电商支付面临哪些问题？"
+    assert "支付" in follow.answer and not follow.abstained
+
+
+def test_the_second_item_of_a_list_answer_is_addressable(assistant: rag.Assistant) -> None:
+    first = assistant.ask("中国跨境电商发展中存在哪些问题？")
+    second = answer_items(first.answer)[1]
+    follow = assistant.ask("那第二个呢？", history=[first])
+    assert follow.standalone_question == second
+    assert "物流" in follow.answer and "监管制度尚未健全" not in follow.answer  # not the whole list again
+    english = assistant.ask("What problems does China's cross-border e-commerce face?")
+    third = assistant.ask("Tell me more about the third one.", history=[english])
+    assert third.standalone_question == answer_items(english.answer)[2] and third.language == "en"
+
+
+def test_an_english_follow_up_in_a_chinese_conversation_is_answered_in_english(assistant: rag.Assistant) -> None:
+    first = assistant.ask("跨境电商物流面临哪些问题？")
+    follow = assistant.ask("What about payments?", history=[first])
+    assert "支付" in (follow.standalone_question or "")
+    assert follow.language == "en" and follow.answer.startswith("From the papers")
+    unknown = assistant.ask("And what about the weather in Paris?", history=[first])
+    assert unknown.abstained and unknown.answer == "The indexed papers do not answer this question."
+
+
+def test_a_pronoun_takes_the_last_topic_and_a_new_subject_is_not_glued(assistant: rag.Assistant) -> None:
+    first = assistant.ask("2024 年前三季度我国跨境电商进出口额是多少？")
+    follow = assistant.ask("它的同比增长是多少？", history=[first])
+    assert "它" not in (follow.standalone_question or "") and "11.5%" in follow.answer
+    new = assistant.ask("全国有多少所本科院校开设了跨境电子商务本科专业？", history=[first, follow])
+    assert new.standalone_question == "全国有多少所本科院校开设了跨境电子商务本科专业？" and "111" in new.answer
+
+
+@pytest.mark.parametrize(
+    ("text", "n"),
+    [("那第二个呢？", 2), ("第3点呢", 3), ("the second one?", 2), ("最后一个呢？", -1), ("跨境电商", None)],
+)
+def test_item_references(text: str, n: int | None) -> None:
+    assert item_reference(text) == n
+
+
+def test_history_accepts_answers_turns_pairs_and_questions(assistant: rag.Assistant) -> None:
+    first = assistant.ask("跨境电商物流面临哪些问题？")
+    for history in ([first], [first.turn()], [(first.question, first.answer)], [first.question]):
+        follow = assistant.ask("那支付方面呢？", history=history)
+        assert "支付" in (follow.standalone_question or "")
+    with pytest.raises(TypeError, match="history item"):
+        assistant.ask("那支付方面呢？", history=[42])
