@@ -5,7 +5,7 @@ the last turn only (older turns are already folded into its standalone form):
     item reference   "那第二个呢？", "the second one?"  -> the last answer's second item
     topic switch     "那支付方面呢？", "what about payments?" after "跨境电商物流面临哪些问题？"
                      -> the last question with its topic replaced: "跨境电商支付面临哪些问题？"
-    back-reference   "它的增长率是多少？" -> the pronoun replaced by the last question's topic
+    back-reference   "它的增长率是多少？" -> searched together with the last standalone question
     anything else    a new subject, searched as it is
 """
 
@@ -132,6 +132,8 @@ def condense(
             return rewritten
     last = history[-1]
     base = last.standalone or last.question
+    if base.endswith(f" {last.question}"):  # the last turn was itself glued to its topic: keep the topic only
+        base = base[: -len(last.question) - 1]
     n = item_reference(question)
     if n is not None and last.answer:
         items = answer_items(last.answer)
@@ -145,9 +147,7 @@ def condense(
         if translate is not None and language_of(topic) != language_of(base):
             topic = translate(topic) or topic
         return base.replace(old, topic, 1)  # "那支付方面呢？": the same question about another topic
-    if _PRONOUN.search(question) and old:
-        return _PRONOUN.sub(old, question, count=1)  # "它的增长率是多少？": the pronoun is the last topic
-    return f"{base} {question}"
+    return f"{base} {question}"  # "它的增长率是多少？": searched with the last question, not all of them
 
 
 def is_follow_up(question: str, weigh: Weigher | None = None) -> bool:

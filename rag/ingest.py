@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import CorpusError
+from .text import HAN
 from .types import Block, CleanPaper, Page, Paper
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,7 @@ _SPECIAL = {
     "references": "references",
 }
 _SENTENCE_END = tuple('。！？!?.；;”"」)）]')
-_CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+_CJK = HAN
 _LATIN_END = re.compile(r"[A-Za-z0-9%,.;:)\]]$")
 _LATIN_START = re.compile(r"^[A-Za-z0-9(\[]")
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 gradio_client = pytest.importorskip("gradio_client")
 
 ROOT = Path(__file__).resolve().parent.parent
-CITATION_FIELDS = {"n", "doc_id", "title", "section", "page", "text", "score", "sentence", "key", "doi"}
+CITATION_FIELDS = {"n", "doc_id", "title", "section", "page", "text", "score", "sentence", "key", "doi", "untrusted"}
 
 
 def free_port() -> int:

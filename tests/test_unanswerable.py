@@ -18,12 +18,13 @@ import rag
         "广西有多少家跨境电商企业？",  # Guangxi is mentioned; its number of firms is not given
         # a term that occurs in no paper
         "量子纠缠在跨境电商中有什么应用？",
-        "可控核聚变技术如何降低跨境电商的物流成本？",
+        "石墨烯电池在跨境电商中有什么作用？",
+        "How is quantum entanglement used in cross-border e-commerce?",
         pytest.param(
-            "How is quantum entanglement used in cross-border e-commerce?",
+            "可控核聚变技术如何降低跨境电商的物流成本？",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="known shortfall: the USE bridge maps 'entanglement' to 细则 (0.65), so the term looks known",
+                reason="known shortfall: one unknown term beside a well-covered topic (物流成本) is not enough",
             ),
         ),
         # one-character and non-questions
