@@ -22,7 +22,7 @@ from .errors import (
     ProvisionError,
     RagError,
 )
-from .text import language_of, strip_source_refs
+from .text import CITATION_MARKER, SOURCE_REF, language_of, strip_source_refs
 from .tuning import Tuning
 from .types import Answer, Chunk, Citation, CleanPaper, Heading, Hit, Paper, SentenceCheck, Turn, page_label
 from .userinput import (
@@ -39,6 +39,8 @@ __version__ = "0.2.0"
 
 __all__ = [
     "ANSWERERS",
+    "CITATION_MARKER",
+    "SOURCE_REF",
     "Answer",
     "Answerer",
     "Assistant",

@@ -135,7 +135,7 @@ class Abstainer:
 
     def _name_forms(self, name: str) -> list[str]:
         """An English name as the papers write it: itself, or the Chinese index tokens nearest to
-        it in the cross-lingual space ("Amazon" -> 亚马逊)."""
+        it in the cross-lingual space (an English company name -> its Chinese name)."""
         import numpy as np
 
         forms = [fold(name)] if fold(name) in self._body_text else []
@@ -313,7 +313,7 @@ def probability(features: dict[str, float], weights: dict[str, float]) -> float:
 
 
 def english_names(question: str) -> list[str]:
-    """Capitalised words past the first word of an English question ("Brazil", "SHEIN")."""
+    """Capitalised words past the first word of an English question (place, company names)."""
     stop = word_set("en", "stopwords") | word_set("en", "generic_names")
     return [w for w in _EN_NAME.findall(question.strip()) if w.lower() not in stop]
 

@@ -12,7 +12,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-MARKER = re.compile(r"\[(\d{1,3})\]")
+import rag
+
+MARKER = rag.CITATION_MARKER  # the answer's [n]
 # Whitespace and the papers' own reference markers ("[7]", "[3, 4]") that the answer drops from a
 # quoted sentence but the chunk text still has.
 _GAP = r"(?:\s|\[\d+(?:\s*[,，\-–]\s*\d+)*\])*"
@@ -62,7 +64,7 @@ def sentence_span(text: str, sentence: str) -> tuple[int, int] | None:
     start = text.find(sentence)
     if start >= 0:
         return start, start + len(sentence)
-    chars = [c for c in re.sub(r"\[\d+(?:\s*[,，\-–]\s*\d+)*\]", "", sentence) if not c.isspace()]
+    chars = [c for c in rag.SOURCE_REF.sub("", sentence) if not c.isspace()]
     if not chars:
         return None
     m = re.search(_GAP.join(re.escape(c) for c in chars), text)
