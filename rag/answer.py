@@ -185,21 +185,13 @@ class Extractive:
 
     def continue_enumerations(self, evidence: list[Evidence], chosen: list[Evidence], limit: int) -> list[Evidence]:
         """A list answer follows an enumeration to its items: after a chosen sentence that opens
-        one (ends with a colon) or is followed by items ("其次…", "二是…", "A、B、C 等…"), the next
-        sentences of the same passage are added while they continue it."""
-        following: dict[tuple[str, int], Evidence] = {}
-        by_chunk: dict[str, list[Evidence]] = defaultdict(list)
-        for ev in evidence:
-            by_chunk[ev.hit.chunk.key].append(ev)
-        for items in by_chunk.values():
-            items.sort(key=lambda ev: ev.start)
-            for a, b in zip(items, items[1:], strict=False):
-                following[(a.hit.chunk.key, a.start)] = b
+        one (ends with a colon) or is followed by items ("其次…", "二是…", "A、B 等…"), the next
+        sentences of the paper are added while they continue it (also across a chunk boundary)."""
         out = list(chosen)
         for ev in chosen:
             current = ev
             while len(out) < limit + len(chosen):
-                nxt = following.get((current.hit.chunk.key, current.start))
+                nxt = self.outline.scorer.next_sentence(current)
                 if nxt is None or any(near_duplicate(nxt.text, c.text) for c in out):
                     break
                 if not (current.text.rstrip().endswith(("：", ":")) or continues_enumeration(nxt.text)):
@@ -220,6 +212,7 @@ def continues_enumeration(sentence: str) -> bool:
     return (
         first in markers
         or any(text.startswith(m) for m in word_set("zh", "enumeration_markers"))
+        or re.search(r"、[^，。；]{1,16}等", text) is not None  # "天猫国际、网易考拉等平台…"
         or text.count("、") >= 2
     )
 

@@ -81,6 +81,22 @@ class SentenceScorer:
         words = english_terms(text)
         return [(w, self.idf.get(w, 0.0) + 0.01 * i) for i, w in enumerate(words)]
 
+    def next_sentence(self, ev: Evidence) -> Evidence | None:
+        """The sentence after `ev` in its paper, with the chunk that holds it (the same chunk
+        when it does, so it is cited with it), scored like `ev`; None at the end of the paper."""
+        from .types import Hit
+
+        starts, rows = self._sentences_by_doc.get(ev.hit.chunk.doc_id, ([], []))
+        i = bisect_left(starts, ev.end)
+        if i >= len(rows):
+            return None
+        s, e, row = rows[i]
+        chunk = ev.hit.chunk
+        if not (chunk.start <= s and e <= chunk.end):
+            chunk = self.data.chunks[self.data.sentences[row][0]]
+        hit = ev.hit if chunk is ev.hit.chunk else Hit(chunk, ev.hit.score, ev.hit.rank, dict(ev.hit.legs))
+        return Evidence(hit, s, e, chunk.text[s - chunk.start : e - chunk.start], ev.score)
+
     def query_terms(self, query: Query) -> QueryTerms:
         terms = list(query.tokens or tokenize(query.text)) + list(query.bridged)
         weights = {t: self.idf.get(t, 1.0) for t in terms}
