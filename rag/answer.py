@@ -131,7 +131,8 @@ class Extractive:
         if not evidence:
             return []
         t = self.tuning
-        wants_list = bool(shape("list").search(query.text))
+        # Lists, and questions about consequences or causes (usually several), take more sentences.
+        wants_list = any(shape(name).search(query.text) for name in self.tuning.several_answer_shapes)
         limit, ratio = (
             (t.list_max_sentences, t.list_min_ratio) if wants_list else (t.plain_max_sentences, t.plain_min_ratio)
         )

@@ -56,6 +56,7 @@ class Tuning:
     other_year_penalty: float = 0.3  # the sentence's years and the question's years are disjoint
 
     # ---- choosing the answer sentences (rag/answer.py)
+    several_answer_shapes: tuple[str, ...] = ("list", "consequence", "cause")  # answered like lists
     list_max_sentences: int = 5
     list_min_ratio: float = 0.78  # list answers take sentences scoring >= this x the best
     plain_max_sentences: int = 3
