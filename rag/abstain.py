@@ -138,7 +138,10 @@ class Abstainer:
         it in the cross-lingual space (an English company name -> its Chinese name)."""
         import numpy as np
 
+        from .lexical import pinyin_terms
+
         forms = [fold(name)] if fold(name) in self._body_text else []
+        forms += [t for t in pinyin_terms([name], self.data.vocab) if t in self._body_text]  # "Pengcheng" -> 鹏城
         if self._can_bridge():
             sims = self.data.vocab_vectors @ self.bridge.encode_queries([name])[0]  # type: ignore[union-attr,operator]
             forms += [

@@ -158,3 +158,26 @@ def bridge_terms(
             if row[i] >= min_similarity:
                 out.append(vocab[int(i)])
     return out
+
+
+_PINYIN: dict[int, dict[str, list[str]]] = {}
+
+
+def pinyin_terms(words: list[str], vocab: tuple[str, ...] | list[str]) -> list[str]:
+    """Chinese index tokens whose toneless pinyin is one of the words: romanised names in an
+    English question ("Pengcheng" -> 鹏城, "Guangxi" -> 广西). pypinyin, loaded on first use."""
+    key = id(vocab)
+    if key not in _PINYIN:
+        from pypinyin import lazy_pinyin
+
+        table: dict[str, list[str]] = {}
+        for tok in vocab:
+            if len(tok) >= 2 and all(_HAN.match(ch) for ch in tok):
+                table.setdefault("".join(lazy_pinyin(tok)), []).append(tok)
+        _PINYIN.clear()
+        _PINYIN[key] = table
+    table = _PINYIN[key]
+    out: list[str] = []
+    for word in words:
+        out += table.get(re.sub(r"[^a-z]", "", word.lower()), [])
+    return list(dict.fromkeys(out))

@@ -5,6 +5,7 @@ reranker reorders the top."""
 from __future__ import annotations
 
 import logging
+import re
 import time
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -13,7 +14,7 @@ from .config import Settings
 from .dedupe import DISTINCT_POOL, distinct_hits
 from .embeddings import Encoder, bridge_encoder, dense_encoder
 from .legs import LEGS, Leg, Query
-from .lexical import bridge_terms, english_terms, tokenize
+from .lexical import bridge_terms, english_terms, pinyin_terms, tokenize
 from .store import IndexData
 from .text import fold, language_of
 from .tuning import Tuning
@@ -96,6 +97,9 @@ class Retriever:
                         per_word=self.tuning.bridge_terms_per_word,
                     )
                 )
+        if use_bm25 and lang == "en" and self.data.vocab:
+            names = [w for w in re.findall(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)*\b", question)]
+            bridged += tuple(t for t in pinyin_terms(names, self.data.vocab) if t not in bridged)
         return Query(question, lang, dense, use, tokens, bridged, folded)
 
     def leg_scores(self, query: Query) -> dict[str, np.ndarray]:
