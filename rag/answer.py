@@ -157,8 +157,8 @@ class Extractive:
             with_figure = next((ev for ev in depth if has_figure(ev.text) and ev not in chosen), None)
             if with_figure is not None:
                 chosen.append(with_figure)
-        if shape("multi_paper").search(query.text):
-            chosen += self.other_papers(query, evidence, chosen, how_many)
+        if shape("multi_paper").search(query.text) or (how_many and self.tuning.figures_from_every_paper):
+            chosen += self.other_papers(query, evidence, chosen, how_many)  # both sides of a disagreement
         if wants_list:
             chosen = self.continue_enumerations(evidence, chosen, t.list_max_sentences)
         return sorted(chosen, key=lambda ev: (ev.hit.rank, ev.start))  # the papers' order

@@ -64,7 +64,8 @@ class Tuning:
     other_paper_min_ratio: float = 0.95  # a second paper is quoted when nearly as good as the best
     figure_search_depth: int = 8  # a how-many answer without a figure takes one from this many
     max_list_items: int = 8  # sub-headings quoted for an outline list
-    multi_paper_min_ratio: float = 0.75  # "what do the papers say": each other paper's best sentence, if this good
+    multi_paper_min_ratio: float = 0.85  # "what do the papers say": each other paper's best sentence, if this good
+    figures_from_every_paper: bool = True  # a how-many answer also quotes other papers' own figures
     enumeration_extra_items: int = 3  # items an enumeration may add past the list limit
     evidence_pool: int = 8  # chunks whose sentences may be quoted (when more than the k shown); the decision uses k
 
