@@ -184,7 +184,7 @@ class Abstainer:
             text for text in best if mentions_all(text, known) and coverage(text, matched) >= t.figure_min_term_coverage
         ]
         measure = self.measured(query)
-        if shape("how_many").search(query.text) and not states_figure(query.text, best, measure):
+        if shape("how_many").search(query.form) and not states_figure(query.form, best, measure):
             f["missing_figure"] = 1.0
             reasons.append("no sentence among the best gives the figure asked for (its year, unit, names and subject)")
         top = [with_lead_in(ev, t.year_context_chars) for ev in evidence[: t.name_evidence_depth]]

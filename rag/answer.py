@@ -132,13 +132,13 @@ class Extractive:
             return []
         t = self.tuning
         # Lists, and questions about consequences or causes (usually several), take more sentences.
-        wants_list = any(shape(name).search(query.text) for name in self.tuning.several_answer_shapes)
+        wants_list = any(shape(name).search(query.form) for name in self.tuning.several_answer_shapes)
         limit, ratio = (
             (t.list_max_sentences, t.list_min_ratio) if wants_list else (t.plain_max_sentences, t.plain_min_ratio)
         )
         best = evidence[0].score
         home = evidence[0].hit.chunk.doc_id
-        how_many = bool(shape("how_many").search(query.text))
+        how_many = bool(shape("how_many").search(query.form))
         chosen: list[Evidence] = []
         for ev in evidence:
             if len(chosen) >= limit or ev.score < best * ratio:
@@ -146,7 +146,7 @@ class Extractive:
             if (
                 ev.hit.chunk.doc_id != home
                 and ev.score < best * t.other_paper_min_ratio
-                and not (how_many and states_figure(query.text, [ev.text]))
+                and not (how_many and states_figure(query.form, [ev.text]))
             ):
                 continue
             if any(near_duplicate(ev.text, c.text) for c in chosen):
@@ -157,7 +157,7 @@ class Extractive:
             with_figure = next((ev for ev in depth if has_figure(ev.text) and ev not in chosen), None)
             if with_figure is not None:
                 chosen.append(with_figure)
-        if shape("multi_paper").search(query.text) or (how_many and self.tuning.figures_from_every_paper):
+        if shape("multi_paper").search(query.form) or (how_many and self.tuning.figures_from_every_paper):
             chosen += self.other_papers(query, evidence, chosen, how_many)  # both sides of a disagreement
         if wants_list:
             chosen = self.continue_enumerations(evidence, chosen, t.list_max_sentences)
@@ -178,7 +178,7 @@ class Extractive:
             doc = ev.hit.chunk.doc_id
             if doc in have or ev.score < best * self.tuning.multi_paper_min_ratio:
                 continue
-            if how_many and not states_figure(query.text, [ev.text]):
+            if how_many and not states_figure(query.form, [ev.text]):
                 continue
             have.add(doc)
             out.append(ev)

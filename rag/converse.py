@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .text import HAN, language_of, strip_citations
+from .text import HAN, language_of, shape, strip_citations
 from .types import Answer, Turn
 
 __all__ = ["Turn", "as_turns", "condense", "answer_items", "item_reference"]
@@ -150,15 +150,27 @@ def condense(
     return f"{base} {question}"  # "它的增长率是多少？": searched with the last question, not all of them
 
 
+FORMS = ("list", "how_many", "quantity", "definition", "consequence", "cause", "multi_paper", "which_paper")
+
+
+def has_form(question: str) -> bool:
+    """The question says what kind of answer it wants (a list, a figure, a definition, …)."""
+    return any(shape(name).search(question) for name in FORMS)
+
+
 def is_follow_up(question: str, weigh: Weigher | None = None) -> bool:
     """The question leans on the previous turn: it opens with a follow-up word ("那…", "what
-    about…"), is a short "…呢？", or has a pronoun and at most one term of its own."""
+    about…"), is a short "…呢？", asks without a topic of its own ("为什么？"), or has a pronoun
+    and at most two terms of its own."""
     text = question.strip()
     if _LEAD.match(text) and _LEAD.sub("", text):
         return True
     own = [t for t, _w in weigh(text)] if weigh else re.findall(r"\w+", text)
     if text.rstrip("？? ").endswith("呢") and len(HAN.findall(text)) <= 8:
         return True
+    asks = text.endswith(("？", "?")) or has_form(text)
+    if weigh and not own and asks and len(re.findall(r"\w", text)) >= 2:
+        return True  # "为什么？", "具体是多少？": a question with no topic of its own
     return bool(_PRONOUN.search(text)) and len(own) <= 2
 
 

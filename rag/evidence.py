@@ -155,7 +155,7 @@ class SentenceScorer:
         s_terms = set(tokenize(text))
         coverage = sum(w for term, w in terms.weights.items() if term in s_terms) / terms.total
         score = sim + t.coverage_weight * coverage + t.prior_weight * prior
-        if shape("quantity").search(query.text) and DIGIT.search(text):
+        if shape("quantity").search(query.form) and DIGIT.search(text):
             score += t.figure_bonus
         if not heading and near_duplicate(text, query.text):  # restating the question does not answer it
             score -= t.restate_penalty
@@ -164,15 +164,15 @@ class SentenceScorer:
         level = heading_level(text)
         if level == 1:
             score -= t.top_heading_penalty
-        elif level is not None and not shape("list").search(query.text):
+        elif level is not None and not shape("list").search(query.form):
             score -= t.sub_heading_penalty
-        about_paper = shape("about_paper").search(query.text)
+        about_paper = shape("about_paper").search(query.form)
         if query.lang == "en" and language_of(text) == "en" and not about_paper:
             score -= t.same_language_abstract_penalty
         if shape("meta_sentence").search(text) and not about_paper:
             score -= t.meta_sentence_penalty
         for cue_shape in CUE_SHAPES:
-            if shape(cue_shape).search(query.text) and any(c in text.lower() for c in answer_cues(cue_shape)):
+            if shape(cue_shape).search(query.form) and any(c in text.lower() for c in answer_cues(cue_shape)):
                 score += t.answer_cue_bonus
                 break
         asked_years = set(YEAR.findall(query.text))

@@ -42,6 +42,13 @@ class Query:
     tokens: tuple[str, ...]  # BM25 terms of the question
     bridged: tuple[str, ...] = ()  # Chinese index terms found for an English question's words
     folded: str = ""  # the text as matched against the papers (normalised)
+    form_text: str = ""  # where the question's form (list, how-many, …) is read; "" = text
+
+    @property
+    def form(self) -> str:
+        """The text whose shape says what kind of answer is wanted: for a follow-up searched
+        together with the last question, the follow-up itself when it has a form of its own."""
+        return self.form_text or self.text
 
 
 class Leg:

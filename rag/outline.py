@@ -80,7 +80,7 @@ class OutlineLister:
         the question at least as well as the best sentence; else []."""
         from .evidence import Evidence
 
-        if not hits or not shape("list").search(query.text) or shape("which_paper").search(query.text):
+        if not hits or not shape("list").search(query.form) or shape("which_paper").search(query.form):
             return []  # "which papers …" asks for papers, not for one paper's sub-headings
         terms = self.scorer.query_terms(query)
         top = hits[0].score or 1.0

@@ -19,7 +19,7 @@ from .abstain import Abstainer
 from .answer import ANSWERERS, Context, Draft, Extractive, abstention
 from .cite import citation_from_hit
 from .config import Settings
-from .converse import as_turns, condense
+from .converse import as_turns, condense, has_form
 from .errors import RagError
 from .evidence import SentenceScorer
 from .indexing import BuildReport, build_index, expected_signature
@@ -179,6 +179,8 @@ class Assistant:
         turns = as_turns(history)
         standalone = condense(asked, turns, answerer.condense, self.scorer.term_weights, self._in_index_terms)
         query = self._query(standalone, use_dense, use_bm25)
+        if standalone != asked and has_form(asked):  # "它的增长率是多少？" asks how much, whatever came before
+            query = replace(query, form_text=asked)
         k = k or self.settings.k
         pool = self.retriever.search(
             query, max(k, self.tuning.evidence_pool), doc_ids=frozenset(doc_ids) if doc_ids else None
