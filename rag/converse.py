@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .text import HAN, language_of, shape, strip_citations
+from .text import HAN, YEAR, language_of, shape, strip_citations
 from .types import Answer, Turn
 
 __all__ = ["Turn", "as_turns", "condense", "answer_items", "item_reference"]
@@ -135,13 +135,15 @@ def condense(
     if base.endswith(f" {last.question}"):  # the last turn was itself glued to its topic: keep the topic only
         base = base[: -len(last.question) - 1]
     n = item_reference(question)
-    if n is not None and last.answer:
-        items = answer_items(last.answer)
-        if items and (n == -1 or 1 <= n <= len(items)):
-            return items[n - 1] if n > 0 else items[-1]
+    item = _item(history, n) if n is not None else None
+    if item:
+        return item
     if not is_follow_up(question, weigh):
         return question
     topic = _LEAD.sub("", _TAIL.sub("", question.strip())).strip()
+    new_years, old_years = YEAR.findall(topic), YEAR.findall(base)
+    if _LEAD.match(question.strip()) and new_years and old_years and len(topic) <= 8:
+        return base.replace(old_years[0], new_years[0], 1)  # "那 2019 年呢？": the same question, another year
     old = _topic_of(base, weigh)
     if _LEAD.match(question.strip()) and topic and not _PRONOUN.search(topic) and old and old in base:
         if translate is not None and language_of(topic) != language_of(base):
@@ -156,6 +158,15 @@ FORMS = ("list", "how_many", "quantity", "definition", "consequence", "cause", "
 def has_form(question: str) -> bool:
     """The question says what kind of answer it wants (a list, a figure, a definition, …)."""
     return any(shape(name).search(question) for name in FORMS)
+
+
+def _item(history: Sequence[Turn], n: int, depth: int = 3) -> str | None:
+    """Item n of the most recent answer (within `depth` turns) that has that many items."""
+    for turn in reversed(history[-depth:]):
+        items = answer_items(turn.answer) if turn.answer else []
+        if len(items) >= 2 and (n == -1 or 1 <= n <= len(items)):
+            return items[n - 1] if n > 0 else items[-1]
+    return None
 
 
 def is_follow_up(question: str, weigh: Weigher | None = None) -> bool:
