@@ -182,6 +182,8 @@ def is_follow_up(question: str, weigh: Weigher | None = None) -> bool:
     asks = text.endswith(("？", "?")) or has_form(text)
     if weigh and not own and asks and len(re.findall(r"\w", text)) >= 2:
         return True  # "为什么？", "具体是多少？": a question with no topic of its own
+    if weigh and len(own) <= 1 and shape("which").search(text) and len(re.findall(r"\w", text)) <= 10:
+        return True  # "哪个省份最多？": which one, of what the last turn was about
     return bool(_PRONOUN.search(text)) and len(own) <= 2
 
 
