@@ -19,7 +19,9 @@ A small calibrated decision over named features of the question and its evidence
                      (for an English question: of the Chinese terms its words were bridged to)
     unknown_figure   1 when a figure of the question (not a year) is in no retrieved passage:
                      the question rests on a number the papers do not state (a false premise)
-    short_question   1 when the question has at most Tuning.short_question_chars letters
+    short_question   1 when the question has at most Tuning.short_question_chars letters (then the
+                     question is declined whatever the model says: it says nothing to answer)
+    any_unmatched    1 when at least one content term of the question occurs in no paper
 A how-many question asking with a classifier ("多少家", "几所") needs a figure with that
 classifier ("111 所"): the classifiers are the word list `classifiers` of rag/data/zh.toml.
 P(unanswerable) = sigmoid(bias + sum(weight x feature)); the question is declined when it reaches
@@ -33,7 +35,19 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .text import CHINESE_COUNT, CHINESE_NUMERAL, HAN, WORD_CHAR, YEAR, figures, fold, language_of, shape, word_set
+from .text import (
+    CHINESE_COUNT,
+    CHINESE_NUMERAL,
+    HAN,
+    WORD_CHAR,
+    YEAR,
+    figures,
+    fold,
+    is_instruction,
+    language_of,
+    shape,
+    word_set,
+)
 
 if TYPE_CHECKING:
     from .embeddings import Encoder
@@ -55,6 +69,7 @@ FEATURES = (
     "best_coverage",
     "unknown_figure",
     "short_question",
+    "any_unmatched",
 )
 # What a how-many question measures: the words right before 多少/几 ("平均关税税率是多少"), or
 # the noun right after its classifier ("多少家企业"); in English the phrase after the question words.
@@ -108,8 +123,26 @@ class Abstainer:
 
     @cached_property
     def _body_text(self) -> str:
-        """All non-reference text, folded: where a name must occur to count as mentioned."""
-        return fold("\n".join(c.text for c in self.data.chunks if c.kind != "references"))
+        """All non-reference text without instruction-like sentences, folded: where a name must
+        occur to count as mentioned (a planted "…the capital of France is…" mentions nothing)."""
+        return fold("\n".join(trusted_text(c.text) for c in self.data.chunks if c.kind != "references"))
+
+    def _similarity(self, query: Query, hit: Hit) -> float:
+        """The hit's best sentence similarity, leaving out instruction-like sentences (which are
+        written to match whatever is asked)."""
+        best = hit.legs.get("sent", hit.legs.get("use", 0.0))
+        if query.use is None or self.data.sentence_vectors is None or trusted_text(hit.chunk.text) == hit.chunk.text:
+            return best
+        chunk = hit.chunk
+        sims = [
+            float(self.data.sentence_vectors[row] @ query.use)
+            for row, (_ci, s, e) in enumerate(self.data.sentences)
+            if self.data.chunks[_ci].doc_id == chunk.doc_id
+            and chunk.start <= s
+            and e <= chunk.end
+            and not is_instruction(chunk.text[s - chunk.start : e - chunk.start])
+        ]
+        return max(sims, default=0.0)
 
     def _can_bridge(self) -> bool:
         return self.bridge is not None and self.data.vocab_vectors is not None and bool(len(self.data.vocab))
@@ -156,7 +189,7 @@ class Abstainer:
     ) -> tuple[dict[str, float], list[str]]:
         """The named features and a readable reason for each one that is set."""
         t = self.tuning
-        similarity = max((h.legs.get("sent", h.legs.get("use", 0.0)) for h in hits), default=0.0)
+        similarity = max((self._similarity(query, h) for h in hits), default=0.0)
         floor = t.min_similarity.get(query.lang, t.min_similarity["zh"])
         f = {name: 0.0 for name in FEATURES}
         f["similarity"] = similarity
@@ -171,7 +204,7 @@ class Abstainer:
         if unknown:
             f["unknown_name"] = 1.0
             reasons.append("the papers never mention " + ", ".join(unknown))
-        passages = fold("\n".join(h.chunk.text for h in hits))
+        passages = fold("\n".join(trusted_text(h.chunk.text) for h in hits))
         years = [y for y in YEAR.findall(fold(query.text)) if y not in passages]
         if years:
             f["unknown_year"] = 1.0
@@ -205,6 +238,8 @@ class Abstainer:
             rarest = math.log(1 + max(1, len(self.data.chunks)) / 0.5)
             weight = {t: rarest if t in unmatched else self.idf.get(fold(t), 1.0) for t in terms}
             f["unmatched_terms"] = sum(weight[t] for t in unmatched) / (sum(weight.values()) or 1.0)
+        if unmatched:
+            f["any_unmatched"] = 1.0
         if unmatched and f["unmatched_terms"] >= 0.5:
             reasons.append("the papers never use " + ", ".join(unmatched))
         return f, reasons
@@ -288,10 +323,21 @@ class Abstainer:
             return Decision({name: 0.0 for name in FEATURES}, 1.0, True, ("nothing retrieved",))
         f, reasons = self.features(query, hits, evidence, asked)
         p = probability(f, self.tuning.abstention_weights)
-        abstain = p >= self.tuning.abstain_threshold
+        # A question of one or two letters says nothing to answer, whatever the evidence scores.
+        abstain = p >= self.tuning.abstain_threshold or f["short_question"] == 1.0
         if abstain and not reasons:
             reasons.append(f"the evidence is weak overall (P(unanswerable) = {p:.2f})")
         return Decision(f, p, abstain, tuple(reasons) if abstain else ())
+
+
+def trusted_text(text: str) -> str:
+    """The text without its instruction-like sentences (rag.text.is_instruction)."""
+    from .chunking import split_sentences
+
+    spans = split_sentences(text)
+    if not any(is_instruction(text[a:b]) for a, b in spans):
+        return text
+    return " ".join(text[a:b] for a, b in spans if not is_instruction(text[a:b]))
 
 
 def with_lead_in(ev: Evidence, chars: int) -> str:

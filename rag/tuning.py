@@ -75,18 +75,19 @@ class Tuning:
     # the question is declined when P(unanswerable) >= abstain_threshold.
     abstention_weights: dict[str, float] = field(
         default_factory=lambda: {
-            "bias": 1.3059,
-            "similarity": -1.0865,
-            "best_sentence": -1.8536,
-            "low_similarity": 1.5433,
-            "unknown_name": 2.8314,
-            "unknown_year": 0.7786,
-            "missing_figure": 2.5917,
-            "unmatched_terms": 1.7265,
-            "name_off_evidence": 1.3319,
-            "best_coverage": -0.6482,
-            "unknown_figure": 1.2112,
-            "short_question": 0.8224,
+            "bias": 1.2916,
+            "similarity": -1.1199,
+            "best_sentence": -1.843,
+            "low_similarity": 1.5679,
+            "unknown_name": 2.8745,
+            "unknown_year": 0.7937,
+            "missing_figure": 2.6112,
+            "unmatched_terms": 1.4244,
+            "name_off_evidence": 1.3528,
+            "best_coverage": -0.7323,
+            "unknown_figure": 1.1824,
+            "short_question": 0.861,
+            "any_unmatched": 0.2859,
         }
     )
     abstain_threshold: float = 0.5  # false abstention <= 0.03 on dev, out of fold (5-fold CV)

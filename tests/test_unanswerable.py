@@ -31,6 +31,7 @@ import rag
         "的",
         "1",
         "跨",
+        "x",
         # general knowledge naming a country the papers mention in passing
         "What is the capital of France?",
         "巴西的首都是哪里？",
