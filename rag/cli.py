@@ -159,6 +159,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# One-line help for the commands the project's own packages register (read without importing them).
+PLUGIN_HELP = {
+    "serve": "open the chat UI on localhost",
+    "eval": "run the eval harness: dev and test splits, conversations, or your own questions",
+}
+
+
 def plugin_commands() -> dict[str, object]:
     """Commands other packages register under the `rag.commands` entry-point group (the chat
     UI's `serve`, the harness's `eval`): name -> entry point, loaded only when run."""
@@ -222,7 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(p)
     p.add_argument("question", nargs="?", default=SAMPLE_QUESTION)
     for name in sorted(plugin_commands()):
-        sub.add_parser(name, help=f"see `rag {name} --help`", add_help=False)
+        about = PLUGIN_HELP.get(name, "a command another package registered")
+        sub.add_parser(name, help=f"{about} (`rag {name} --help`)", add_help=False)
     return parser
 
 
