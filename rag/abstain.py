@@ -43,7 +43,6 @@ from .text import (
     YEAR,
     figures,
     fold,
-    is_instruction,
     language_of,
     shape,
     word_set,
@@ -51,7 +50,7 @@ from .text import (
 
 if TYPE_CHECKING:
     from .embeddings import Encoder
-    from .evidence import Evidence
+    from .evidence import Evidence, SentenceScorer
     from .legs import Query
     from .store import IndexData
     from .tuning import Tuning
@@ -113,36 +112,21 @@ class Decision:
 
 
 class Abstainer:
-    def __init__(
-        self, data: IndexData, tuning: Tuning, bridge: Encoder | None, idf: dict[str, float] | None = None
-    ) -> None:
+    def __init__(self, data: IndexData, tuning: Tuning, bridge: Encoder | None, scorer: SentenceScorer) -> None:
         self.data = data
         self.tuning = tuning
         self.bridge = bridge
-        self.idf = idf or {}
+        self.scorer = scorer  # idf, and which sentences are instruction-like
+
+    @property
+    def idf(self) -> dict[str, float]:
+        return self.scorer.idf
 
     @cached_property
     def _body_text(self) -> str:
         """All non-reference text without instruction-like sentences, folded: where a name must
         occur to count as mentioned (a planted "…the capital of France is…" mentions nothing)."""
-        return fold("\n".join(trusted_text(c.text) for c in self.data.chunks if c.kind != "references"))
-
-    def _similarity(self, query: Query, hit: Hit) -> float:
-        """The hit's best sentence similarity, leaving out instruction-like sentences (which are
-        written to match whatever is asked)."""
-        best = hit.legs.get("sent", hit.legs.get("use", 0.0))
-        if query.use is None or self.data.sentence_vectors is None or trusted_text(hit.chunk.text) == hit.chunk.text:
-            return best
-        chunk = hit.chunk
-        sims = [
-            float(self.data.sentence_vectors[row] @ query.use)
-            for row, (_ci, s, e) in enumerate(self.data.sentences)
-            if self.data.chunks[_ci].doc_id == chunk.doc_id
-            and chunk.start <= s
-            and e <= chunk.end
-            and not is_instruction(chunk.text[s - chunk.start : e - chunk.start])
-        ]
-        return max(sims, default=0.0)
+        return fold("\n".join(self.scorer.trusted_text(c) for c in self.data.chunks if c.kind != "references"))
 
     def _can_bridge(self) -> bool:
         return self.bridge is not None and self.data.vocab_vectors is not None and bool(len(self.data.vocab))
@@ -189,7 +173,7 @@ class Abstainer:
     ) -> tuple[dict[str, float], list[str]]:
         """The named features and a readable reason for each one that is set."""
         t = self.tuning
-        similarity = max((self._similarity(query, h) for h in hits), default=0.0)
+        similarity = max((self.scorer.trusted_similarity(query, h) for h in hits), default=0.0)
         floor = t.min_similarity.get(query.lang, t.min_similarity["zh"])
         f = {name: 0.0 for name in FEATURES}
         f["similarity"] = similarity
@@ -204,7 +188,7 @@ class Abstainer:
         if unknown:
             f["unknown_name"] = 1.0
             reasons.append("the papers never mention " + ", ".join(unknown))
-        passages = fold("\n".join(trusted_text(h.chunk.text) for h in hits))
+        passages = fold("\n".join(self.scorer.trusted_text(h.chunk) for h in hits))
         years = [y for y in YEAR.findall(fold(query.text)) if y not in passages]
         if years:
             f["unknown_year"] = 1.0
@@ -216,8 +200,7 @@ class Abstainer:
         best = [
             text for text in best if mentions_all(text, known) and coverage(text, matched) >= t.figure_min_term_coverage
         ]
-        measure = self.measured(query)
-        if shape("how_many").search(query.form) and not states_figure(query.form, best, measure):
+        if shape("how_many").search(query.form) and not states_figure(query.form, best, self.measured(query)):
             f["missing_figure"] = 1.0
             reasons.append("no sentence among the best gives the figure asked for (its year, unit, names and subject)")
         top = [with_lead_in(ev, t.year_context_chars) for ev in evidence[: t.name_evidence_depth]]
@@ -328,16 +311,6 @@ class Abstainer:
         if abstain and not reasons:
             reasons.append(f"the evidence is weak overall (P(unanswerable) = {p:.2f})")
         return Decision(f, p, abstain, tuple(reasons) if abstain else ())
-
-
-def trusted_text(text: str) -> str:
-    """The text without its instruction-like sentences (rag.text.is_instruction)."""
-    from .chunking import split_sentences
-
-    spans = split_sentences(text)
-    if not any(is_instruction(text[a:b]) for a, b in spans):
-        return text
-    return " ".join(text[a:b] for a, b in spans if not is_instruction(text[a:b]))
 
 
 def with_lead_in(ev: Evidence, chars: int) -> str:

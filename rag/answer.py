@@ -23,7 +23,7 @@ from .types import Citation, Hit, Paper
 
 if TYPE_CHECKING:
     from .abstain import Decision
-    from .evidence import Evidence
+    from .evidence import Evidence, SentenceScorer
     from .legs import Query
     from .outline import OutlineLister
     from .tuning import Tuning
@@ -104,9 +104,10 @@ class Extractive:
 
     name: ClassVar[str] = "extractive"
 
-    def __init__(self, tuning: Tuning, outline: OutlineLister) -> None:
+    def __init__(self, tuning: Tuning, outline: OutlineLister, scorer: SentenceScorer) -> None:
         self.tuning = tuning
         self.outline = outline
+        self.scorer = scorer
 
     def condense(self, question: str, history: tuple) -> str | None:
         return None
@@ -192,7 +193,7 @@ class Extractive:
         for ev in chosen:
             current = ev
             while len(out) < limit + len(chosen):
-                nxt = self.outline.scorer.next_sentence(current)
+                nxt = self.scorer.next_sentence(current)
                 if nxt is None or any(near_duplicate(nxt.text, c.text) for c in out):
                     break
                 if not (current.text.rstrip().endswith(("：", ":")) or continues_enumeration(nxt.text)):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from .lexical import tokenize
 from .text import DIGIT, YEAR, answer_cues, heading_level, is_instruction, language_of, near_duplicate, shape, word_set
-from .types import Hit
+from .types import Chunk, Hit
 
 CUE_SHAPES = ("definition", "consequence", "cause")  # question shapes with sentence cues (rag/data)
 
@@ -64,6 +64,50 @@ class SentenceScorer:
         n = max(1, len(self.data.tokens))
         return {t: math.log(1 + n / c) for t, c in df.items()}
 
+    def _rows_of(self, chunk: Chunk) -> list[tuple[int, int, int]]:
+        """The (start, end, row) of the sentences inside a chunk, in order."""
+        starts, rows = self._sentences_by_doc.get(chunk.doc_id, ([], []))
+        out = []
+        i = bisect_left(starts, chunk.start)
+        while i < len(rows) and rows[i][1] <= chunk.end:
+            out.append(rows[i])
+            i += 1
+        return out
+
+    @cached_property
+    def instruction_rows(self) -> frozenset[int]:
+        """Sentence rows that instruct the reader or an AI (rag.text.is_instruction), found once
+        per index: they are data, never an answer, and weigh in no abstention feature."""
+        out = set()
+        for row, (ci, s, e) in enumerate(self.data.sentences):
+            chunk = self.data.chunks[ci]
+            if is_instruction(chunk.text[s - chunk.start : e - chunk.start]):
+                out.add(row)
+        return frozenset(out)
+
+    def trusted_text(self, chunk: Chunk) -> str:
+        """The chunk's text without its instruction-like sentences (the text itself when none)."""
+        rows = self._rows_of(chunk)
+        if not any(row in self.instruction_rows for _s, _e, row in rows):
+            return chunk.text
+        return " ".join(
+            chunk.text[s - chunk.start : e - chunk.start] for s, e, row in rows if row not in self.instruction_rows
+        )
+
+    def trusted_similarity(self, query: Query, hit: Hit) -> float:
+        """The hit's best sentence similarity (its "sent" leg), leaving out instruction-like
+        sentences, which are written to match whatever is asked."""
+        best = hit.legs.get("sent", hit.legs.get("use", 0.0))
+        rows = self._rows_of(hit.chunk)
+        if (
+            query.use is None
+            or self.data.sentence_vectors is None
+            or not any(r in self.instruction_rows for *_, r in rows)
+        ):
+            return best
+        sims = [float(self.data.sentence_vectors[r] @ query.use) for *_, r in rows if r not in self.instruction_rows]
+        return max(sims, default=0.0)
+
     def sentence_row(self, doc_id: str, start: int) -> int | None:
         starts, rows = self._sentences_by_doc.get(doc_id, ([], []))
         i = bisect_left(starts, start)
@@ -110,17 +154,11 @@ class SentenceScorer:
         terms = self.query_terms(query)
         for hit in hits:
             chunk = hit.chunk
-            starts, rows = self._sentences_by_doc.get(chunk.doc_id, ([], []))
-            i = bisect_left(starts, chunk.start)
-            while i < len(rows) and rows[i][1] <= chunk.end:
-                s, e, row = rows[i]
-                i += 1
-                if (chunk.doc_id, s) in seen:
+            for s, e, row in self._rows_of(chunk):
+                if (chunk.doc_id, s) in seen or row in self.instruction_rows:  # instructions are never answers
                     continue
                 seen.add((chunk.doc_id, s))
                 text = chunk.text[s - chunk.start : e - chunk.start]
-                if is_instruction(text):  # planted instructions are data, never an answer
-                    continue
                 out.append(Evidence(hit, s, e, text, self.score(query, row, text, terms, hit.score / top)))
         return sorted(out, key=lambda ev: -ev.score)
 
@@ -129,15 +167,11 @@ class SentenceScorer:
         out: dict[str, tuple[str, ...]] = {}
         for hit in hits:
             chunk = hit.chunk
-            starts, rows = self._sentences_by_doc.get(chunk.doc_id, ([], []))
-            i = bisect_left(starts, chunk.start)
-            found = []
-            while i < len(rows) and rows[i][1] <= chunk.end:
-                s, e, _row = rows[i]
-                i += 1
-                text = chunk.text[s - chunk.start : e - chunk.start]
-                if is_instruction(text):
-                    found.append(text)
+            found = [
+                chunk.text[s - chunk.start : e - chunk.start]
+                for s, e, row in self._rows_of(chunk)
+                if row in self.instruction_rows
+            ]
             if found:
                 out[chunk.key] = tuple(found)
         return out

@@ -62,7 +62,7 @@ class Assistant:
 
     @cached_property
     def abstainer(self) -> Abstainer:
-        return Abstainer(self.data, self.tuning, self.retriever.bridge, self.scorer.idf)
+        return Abstainer(self.data, self.tuning, self.retriever.bridge, self.scorer)
 
     # ------------------------------------------------------------ answerers
 
@@ -92,7 +92,7 @@ class Assistant:
 
     def _make_answerer(self, name: str) -> Answerer:
         if name == "extractive":
-            return Extractive(self.tuning, OutlineLister(self.data, self.scorer, self.tuning))
+            return Extractive(self.tuning, OutlineLister(self.data, self.scorer, self.tuning), self.scorer)
         if name == "generated":
             from .generate import GeneratedAnswerer
 
@@ -217,38 +217,31 @@ class Assistant:
     def _in_index_terms(self, text: str) -> str:
         """An English phrase as the papers' Chinese terms (the USE bridge), for a follow-up that
         switches topic across languages: "payments" -> "支付"."""
-        from .lexical import bridge_terms, english_terms
+        from .lexical import english_terms
 
-        words = english_terms(text)
-        bridge = self.retriever.bridge
-        if not words or bridge is None or self.data.vocab_vectors is None:
-            return ""
-        terms = bridge_terms(
-            bridge.encode_queries(words),
-            list(self.data.vocab),
-            self.data.vocab_vectors,
-            min_similarity=self.tuning.bridge_min_similarity,
-            per_word=1,
+        return "".join(self.retriever.bridged_terms(english_terms(text), per_word=1))
+
+    def _verify(self, context: Context, draft: Draft, *, drop_unsupported: bool = False) -> Any:
+        """rag.verify of the draft against the citations its [n] refer to."""
+        from .verify import verify
+
+        return verify(
+            draft.text,
+            {c.n: c for c in draft.citations},
+            question_lang=context.lang,
+            bridge=self.retriever.bridge,
+            tuning=self.tuning,
+            drop_unsupported=drop_unsupported,
         )
-        return "".join(terms)
 
     def _finish(self, context: Context, answerer: Answerer, draft: Draft, timings: dict[str, float]) -> Answer:
         """Verify the draft once; an unusable generated draft gives way to the extractive one."""
-        from .verify import verify
-
         t = time.perf_counter()
         notes = [*context.input_notes, *draft.notes]
         mode = getattr(answerer, "label", answerer.name)
         checked = None
         if not draft.abstained:
-            checked = verify(
-                draft.text,
-                {c.n: c for c in draft.citations},
-                question_lang=context.lang,
-                bridge=self.retriever.bridge,
-                tuning=self.tuning,
-                drop_unsupported=getattr(answerer, "drop_unsupported", False),
-            )
+            checked = self._verify(context, draft, drop_unsupported=getattr(answerer, "drop_unsupported", False))
             if checked.abstained:
                 draft = abstention(context, "the model found no answer in the passages")
                 notes, checked = list(draft.notes), None
@@ -257,17 +250,7 @@ class Assistant:
                 logger.info("%s: %r", notes[0], checked.text[:200])
                 draft, mode = self.answerer("extractive").draft(context), "extractive"  # type: ignore[attr-defined]
                 notes += list(draft.notes)
-                checked = (
-                    None
-                    if draft.abstained
-                    else verify(
-                        draft.text,
-                        {c.n: c for c in draft.citations},
-                        question_lang=context.lang,
-                        bridge=self.retriever.bridge,
-                        tuning=self.tuning,
-                    )
-                )
+                checked = None if draft.abstained else self._verify(context, draft)
         untrusted = {p.key: p.untrusted for p in context.passages if p.untrusted}
         text, sentences = draft.text, ()
         citations = tuple(replace(c, untrusted=untrusted.get(c.key, c.untrusted)) for c in draft.citations)

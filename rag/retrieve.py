@@ -84,23 +84,25 @@ class Retriever:
         use = self.bridge.encode_queries([question])[0] if (use_dense and self.bridge is not None) else None
         tokens = tuple(tokenize(question)) if use_bm25 else ()
         bridged: tuple[str, ...] = ()
-        if use_bm25 and lang == "en" and self.bridge is not None and self.data.vocab_vectors is not None:
-            words = english_terms(question)
-            if words:
-                vecs = self.bridge.encode_queries(words)
-                bridged = tuple(
-                    bridge_terms(
-                        vecs,
-                        list(self.data.vocab),
-                        self.data.vocab_vectors,
-                        min_similarity=self.tuning.bridge_min_similarity,
-                        per_word=self.tuning.bridge_terms_per_word,
-                    )
-                )
+        if use_bm25 and lang == "en":
+            bridged = tuple(self.bridged_terms(english_terms(question), per_word=self.tuning.bridge_terms_per_word))
         if use_bm25 and lang == "en" and self.data.vocab:
             names = [w for w in re.findall(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)*\b", question)]
             bridged += tuple(t for t in pinyin_terms(names, self.data.vocab) if t not in bridged)
         return Query(question, lang, dense, use, tokens, bridged, folded)
+
+    def bridged_terms(self, words: list[str], *, per_word: int) -> list[str]:
+        """The Chinese index terms nearest to English words in the cross-lingual space (at most
+        `per_word` each, at least Tuning.bridge_min_similarity close); [] without a bridge."""
+        if not words or self.bridge is None or self.data.vocab_vectors is None:
+            return []
+        return bridge_terms(
+            self.bridge.encode_queries(words),
+            list(self.data.vocab),
+            self.data.vocab_vectors,
+            min_similarity=self.tuning.bridge_min_similarity,
+            per_word=per_word,
+        )
 
     def leg_scores(self, query: Query) -> dict[str, np.ndarray]:
         """Raw score of every chunk for each fusing leg that has something to say."""

@@ -129,5 +129,6 @@ def is_instruction(sentence: str) -> bool:
     return bool(_instruction_pattern().search(fold(sentence)))
 
 
+@lru_cache(maxsize=64)
 def word_set(lang: str, name: str) -> frozenset[str]:
     return frozenset(words(lang).get(name, []))  # type: ignore[arg-type]
