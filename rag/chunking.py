@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from functools import lru_cache
 
-from .ingest import page_marks, page_span, word_list
+from .ingest import page_marks, page_span, pdf_page_at, word_list
 from .text import HAN, language_of
 from .types import Block, Chunk, CleanPaper
 
@@ -100,6 +100,7 @@ def chunk_paper(clean: CleanPaper, *, chunk_chars: int = 350, chunk_overlap: int
                     text=text,
                     lang=language_of(text),
                     kind=kind,
+                    pdf_page=pdf_page_at(clean, start),
                 )
             )
     return chunks

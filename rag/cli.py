@@ -25,6 +25,7 @@ def _settings(args: argparse.Namespace) -> rag.Settings:
         k=getattr(args, "k", None),
         use_bm25=False if getattr(args, "no_bm25", False) else None,
         use_dense=False if getattr(args, "no_dense", False) else None,
+        ocr=getattr(args, "ocr", None),
     )
 
 
@@ -200,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update the index from the corpus folder")
     common(p)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument(
+        "--ocr",
+        action="store_true",
+        default=None,
+        help="read PDF pages without a text layer (scans) by OCR; seconds per page (or RAG_OCR=1)",
+    )
     p.add_argument(
         "--wait",
         type=float,

@@ -14,7 +14,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Short names for the encoders that ship inside registry packages (no model hub needed).
 E5_ALIAS = "e5-small"
 USE_ALIAS = "use-m3"
-CLEANER_VERSION = 4
+CLEANER_VERSION = 5  # 5: PDFs read with their layout (rag/pdf.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,8 @@ class Settings:
     use_dense: bool = True
     use_bm25: bool = True
     include_references: bool = False
+    # Read PDF pages that have no text layer (scans) by OCR (rag/ocr.py): seconds per page.
+    ocr: bool = False
     reranker: str | None = None
     max_question_chars: int = 2000
     # A JSON file of Tuning values to use instead of the shipped ones (rag/tuning.py); "" = shipped.

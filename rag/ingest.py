@@ -13,7 +13,7 @@ import tomllib
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -66,6 +66,9 @@ class _Event:
     line: str | None = None
     page: int | None = None  # a page marker: the text after it is on this printed page
     alone: bool = False  # the line is a paragraph of its own (a table row), never joined
+    index: int | None = None  # with `page`: the PDF page index
+    kind: str | None = None  # with `alone`: the paragraph's kind ("footnote"), else the section's
+    paragraph_end: bool = False  # the paragraph so far ends here (a PDF's layout says so)
 
 
 # ---------------------------------------------------------------- reading
@@ -129,30 +132,13 @@ def _looks_like_text(text: str) -> bool:
 
 
 def read_pages(path: Path, doc_id: str | None = None) -> list[Page]:
-    """Raw pages of one file (document id: the file stem unless given). Raises CorpusError when
-    the file cannot be used."""
+    """Raw pages of one text file (document id: the file stem unless given): one page with no
+    number. Raises CorpusError when the file cannot be used; PDFs are read by rag/pdf.py."""
     doc_id = doc_id or path.stem
     suffix = path.suffix.lower()
-    if suffix == ".pdf":
-        return _read_pdf(path, doc_id)
-    if suffix not in SUPPORTED:
+    if suffix not in SUPPORTED or suffix == ".pdf":
         raise CorpusError(f"{path.name}: unsupported file type {suffix!r}; use {', '.join(SUPPORTED)}")
     return [Page(doc_id=doc_id, number=None, text=decode_text(path.read_bytes(), path.name))]
-
-
-def _read_pdf(path: Path, doc_id: str) -> list[Page]:
-    try:
-        from pypdf import PdfReader
-    except ImportError as exc:  # pragma: no cover - pypdf is a core dependency
-        raise CorpusError("Reading PDFs needs pypdf: pip install pypdf") from exc
-    try:
-        reader = PdfReader(str(path))
-        pages = [Page(doc_id, i + 1, page.extract_text() or "") for i, page in enumerate(reader.pages)]
-    except Exception as exc:  # pypdf raises many types on corrupt input
-        raise CorpusError(f"{path.name} is not a readable PDF ({type(exc).__name__}: {exc})") from exc
-    if not any(p.text.strip() for p in pages):
-        raise CorpusError(f"{path.name} has no text layer (a scanned PDF?); OCR it first")
-    return pages
 
 
 # ---------------------------------------------------------------- catalog
@@ -174,17 +160,39 @@ def load_catalog(corpus_dir: Path) -> dict[str, dict[str, object]]:
 # ---------------------------------------------------------------- cleaning
 
 
-def clean_pages(pages: list[Page], *, source: str, sha256: str, catalog: dict[str, object] | None = None) -> CleanPaper:
-    """Pages of one file -> one cleaned paper with blocks and printed pages."""
+def clean_pages(
+    pages: list[Page],
+    *,
+    source: str,
+    sha256: str,
+    catalog: dict[str, object] | None = None,
+    found: Found | None = None,
+) -> CleanPaper:
+    """Pages of one file -> one cleaned paper with blocks and printed pages. `found`: what the
+    file itself says about the paper beyond its text (a PDF's first page, its footnotes)."""
     doc_id = pages[0].doc_id
+    found = found or Found()
     events, outline = _line_events(pages)
+    for note in found.footnotes:  # kept apart from the body text, each on its own page
+        events.append(_Event(page=note[0], index=note[1]))
+        events.append(_Event(line=note[2], alone=True, kind="footnote"))
     raw = "\n".join(p.text for p in pages)
     builder = _Builder(_latin_vocabulary(raw), _hyphen_compounds(raw), _typical_widths(events))
     for event in events:
         builder.feed(event)
     text, blocks = builder.finish()
-    paper = _paper_meta(doc_id, source, sha256, raw, outline, text, blocks, catalog or {})
-    return CleanPaper(paper=paper, text=text, blocks=tuple(blocks))
+    paper = _paper_meta(doc_id, source, sha256, raw, outline, text, blocks, catalog or {}, found)
+    return CleanPaper(paper=paper, text=text, blocks=tuple(blocks), pages=tuple(builder.page_starts()))
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a file says about its paper besides the text: fields with their sources, and
+    footnotes as (printed page, PDF page index, text)."""
+
+    fields: dict[str, object] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    footnotes: tuple[tuple[int | None, int | None, str], ...] = ()
 
 
 def _line_events(pages: list[Page]) -> tuple[list[_Event], list[str]]:
@@ -195,7 +203,10 @@ def _line_events(pages: list[Page]) -> tuple[list[_Event], list[str]]:
     events: list[_Event] = []
     for page, lines in zip(pages, lines_per_page, strict=True):
         if page.number is not None and not printed:
-            events.append(_Event(page=page.number))
+            events.append(_Event(page=page.number, index=page.index))
+        if page.paragraphs:
+            events += _layout_events(lines, counts)
+            continue
         for ln, row in _table_rows(lines):
             header = _DOI_HEADER.match(ln)
             if row:
@@ -205,6 +216,17 @@ def _line_events(pages: list[Page]) -> tuple[list[_Event], list[str]]:
             elif not _is_boilerplate(ln, counts[ln]):
                 events.append(_Event(line=ln))
     return events, outline
+
+
+def _layout_events(lines: list[str], counts: Counter[str]) -> list[_Event]:
+    """Lines of a page whose reader knew its layout (rag/pdf.py): a blank line ends a paragraph."""
+    events: list[_Event] = []
+    for ln in lines:
+        if not ln:
+            events.append(_Event(paragraph_end=True))
+        elif not _is_boilerplate(ln, counts[ln]):
+            events.append(_Event(line=ln))
+    return events
 
 
 def _table_rows(lines: list[str]) -> Iterator[tuple[str, bool]]:
@@ -368,17 +390,22 @@ class _Builder:
     kind: str = "body"
     section: str | None = None
     marks: list[tuple[int, int]] = field(default_factory=list)  # (offset, printed page)
+    indexes: list[int | None] = field(default_factory=list)  # PDF page index of each mark
     blocks: list[tuple[int, int, str, str | None]] = field(default_factory=list)
 
     def feed(self, event: _Event) -> None:
         if event.page is not None:
             offset = self.pos + (2 if self.parts else 0) + len(self.para)
             self.marks.append((offset, event.page))
+            self.indexes.append(event.index)
+            return
+        if event.paragraph_end:
+            self._flush()
             return
         line = event.line or ""
         if event.alone:
             self._flush()
-            self.para, self.para_kind = line, self.kind
+            self.para, self.para_kind = line, event.kind or self.kind
             self._flush()
             return
         head = _heading(line, after_sentence=not self.para or bool(_COMPLETED.search(self.para)))
@@ -437,10 +464,18 @@ class _Builder:
         text = "".join(self.parts)
         ranges = _page_ranges(self.marks)
         blocks = [
-            Block(start, end, kind, section, *page_span(ranges, start, end))
+            Block(start, end, kind, section, *page_span(ranges, start, end), index=self.index_at(start))
             for start, end, kind, section in self.blocks
         ]
         return text, blocks
+
+    def index_at(self, offset: int) -> int | None:
+        """The PDF page index of the text at `offset` (None for text files)."""
+        i = bisect_right([m[0] for m in self.marks], offset) - 1
+        return self.indexes[i] if i >= 0 else None
+
+    def page_starts(self) -> list[tuple[int, int, int | None]]:
+        return [(offset, page, index) for (offset, page), index in zip(self.marks, self.indexes, strict=True)]
 
 
 def _page_ranges(marks: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
@@ -472,8 +507,17 @@ def page_span(ranges: list[tuple[int, int, int]], start: int, end: int) -> tuple
 
 
 def page_marks(clean: CleanPaper) -> list[tuple[int, int, int]]:
-    """Rebuild (offset, first, last) page ranges from the blocks (for chunk spans)."""
+    """(offset, first, last) page ranges for chunk spans: from where each page starts when the
+    reader recorded it (exact), else from the blocks."""
+    if clean.pages:
+        return _page_ranges([(offset, page) for offset, page, _ in clean.pages])
     return [(b.start, b.page, b.page_end) for b in clean.blocks if b.page is not None]
+
+
+def pdf_page_at(clean: CleanPaper, offset: int) -> int | None:
+    """The PDF page index of the cleaned text at `offset`; None for text files."""
+    i = bisect_right([p[0] for p in clean.pages], offset) - 1
+    return clean.pages[i][2] if i >= 0 else None
 
 
 def _paper_meta(
@@ -485,26 +529,55 @@ def _paper_meta(
     text: str,
     blocks: list[Block],
     catalog: dict[str, object],
+    found: Found,
 ) -> Paper:
+    """Fields by precedence: corpus/catalog.toml > what the file itself says (a PDF's first page
+    and running headers; a text's Markdown title, outline and DOI lines) > the file stem."""
+    own: dict[str, tuple[object, str]] = {k: (v, found.sources.get(k, "the file")) for k, v in found.fields.items()}
     dois = Counter(m.rstrip(".") for m in _DOI_ANY.findall(raw))
-    doi = str(catalog.get("doi") or (dois.most_common(1)[0][0] if dois else "")) or None
-    title = str(catalog.get("title") or "") or _markdown_title(raw)
-    if not title and outline and _heading(outline[0]) is None:
-        title = outline[0]
+    if "doi" not in own and dois:
+        own["doi"] = (dois.most_common(1)[0][0], "the text")
+    if "title" not in own:
+        title = _markdown_title(raw)
+        if title:
+            own["title"] = (title, "the text: its Markdown title")
+        elif outline and _heading(outline[0]) is None:
+            own["title"] = (outline[0], "the text: its trailing outline")
+    abstract = next((text[b.start : b.end] for b in blocks if b.kind in ("abstract", "abstract_en")), None)
+    if abstract:
+        own["abstract"] = (abstract, "the text: its abstract")
+    keywords = next((text[b.start : b.end] for b in blocks if b.kind == "keywords"), None)
+    if keywords:
+        words = [w.strip() for w in re.split(r"[,，;；、]\s*|\s{2,}", keywords) if w.strip()]
+        own["keywords"] = (words, "the text: its keywords")
+    chosen: dict[str, object] = {}
+    sources: dict[str, str] = {}
+    for key in ("title", "authors", "year", "journal", "doi", "abstract", "keywords"):
+        if catalog.get(key):
+            chosen[key], sources[key] = catalog[key], "catalog.toml"
+        elif key in own and own[key][0]:
+            chosen[key], sources[key] = own[key]
     languages = sorted({"zh" if _CJK.search(text[b.start : b.end]) else "en" for b in blocks if b.kind != "heading"})
-    authors = catalog.get("authors") or ()
-    year = catalog.get("year")
+    authors = chosen.get("authors") or ()
+    year = chosen.get("year")
+    keywords_value = chosen.get("keywords") or ()
+    title = str(chosen.get("title") or "")
     return Paper(
         doc_id=doc_id,
         title=title or doc_id,
-        doi=doi,
+        doi=str(chosen["doi"]) if chosen.get("doi") else None,
         source=source,
         sha256=sha256,
         languages=tuple(languages),
         authors=tuple(str(a) for a in authors) if isinstance(authors, list | tuple) else (str(authors),),
         year=int(year) if isinstance(year, int | str) and str(year).isdigit() else None,
-        journal=str(catalog["journal"]) if catalog.get("journal") else None,
+        journal=str(chosen["journal"]) if chosen.get("journal") else None,
         title_known=bool(title),
+        abstract=str(chosen["abstract"]) if chosen.get("abstract") else None,
+        keywords=tuple(str(k) for k in keywords_value)
+        if isinstance(keywords_value, list | tuple)
+        else (str(keywords_value),),
+        sources=tuple(sorted(sources.items())),
     )
 
 
@@ -550,13 +623,32 @@ def document_ids(paths: Sequence[Path]) -> dict[Path, str]:
 
 
 def read_paper(
-    path: Path, catalog: dict[str, dict[str, object]] | None = None, *, doc_id: str | None = None
+    path: Path,
+    catalog: dict[str, dict[str, object]] | None = None,
+    *,
+    doc_id: str | None = None,
+    ocr: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CleanPaper:
     """One file -> cleaned paper, under `doc_id` (see document_ids; the file stem unless given).
-    Its catalog entry is the one under that id. Raises CorpusError when the file cannot be used."""
+    Its catalog entry is the one under that id. PDFs are read with their layout (rag/pdf.py);
+    `ocr`: read pages without a text layer by OCR; `progress(pages done, pages)` for long files.
+    Raises CorpusError when the file cannot be used; unreadable pages of a PDF are warned about."""
     doc_id = doc_id or path.stem
-    pages = read_pages(path, doc_id)
-    clean = clean_pages(pages, source=path.name, sha256=file_sha256(path), catalog=(catalog or {}).get(doc_id))
+    found = None
+    if path.suffix.lower() == ".pdf":
+        from .pdf import read_pdf
+
+        pdf = read_pdf(path, doc_id, ocr=ocr, progress=progress)
+        for warning in pdf.warnings:
+            logger.warning("%s", warning)
+        pages = list(pdf.pages)
+        found = Found(dict(pdf.meta), dict(pdf.sources), tuple((n.page, n.index, n.text) for n in pdf.footnotes))
+    else:
+        pages = read_pages(path, doc_id)
+    clean = clean_pages(
+        pages, source=path.name, sha256=file_sha256(path), catalog=(catalog or {}).get(doc_id), found=found
+    )
     if not any(b.kind != "heading" for b in clean.blocks):
         raise CorpusError(f"{path.name} has no text after cleaning")
     return clean

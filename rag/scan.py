@@ -80,7 +80,13 @@ def previous_files(manifest: dict[str, Any]) -> dict[str, FileEntry]:
     return out
 
 
-def scan(corpus_dir: Path, old: IndexData | None, catalog: dict[str, dict[str, object]], *, progress: bool) -> Scan:
+# A file with at least this many pages gets a progress bar of its own while it is read.
+PAGE_BAR_MIN = 30
+
+
+def scan(
+    corpus_dir: Path, old: IndexData | None, catalog: dict[str, dict[str, object]], *, progress: bool, ocr: bool = False
+) -> Scan:
     previous = previous_files(old.manifest) if old else {}
     paths = corpus_files(corpus_dir)
     ids = document_ids(paths)
@@ -89,7 +95,7 @@ def scan(corpus_dir: Path, old: IndexData | None, catalog: dict[str, dict[str, o
     skipped: list[str] = []
     with Progress("reading files", len(paths), bar=progress, unit="file") as bar:
         for path in paths:
-            item = _look(path, ids[path], previous.get(path.name), old, catalog, skipped)
+            item = _look(path, ids[path], previous.get(path.name), old, catalog, skipped, _Reader(ocr, progress))
             if item is not None:
                 found.append(item)
             bar.update()
@@ -98,7 +104,9 @@ def scan(corpus_dir: Path, old: IndexData | None, catalog: dict[str, dict[str, o
         logger.warning(
             "%s is a copy of %s (the same text); not indexed, so its passages do not repeat", copy.path.name, original
         )
-    readable = [f for f in (_read_if_needed(f, catalog, skipped) for f in papers) if f is not None]
+    readable = [
+        f for f in (_read_if_needed(f, catalog, skipped, _Reader(ocr, progress)) for f in papers) if f is not None
+    ]
     present = {p.name for p in paths}
     removed = sorted(n for n, e in previous.items() if e.copy_of is None and n not in present)
     return Scan(tuple(readable), tuple(copies), tuple(skipped), tuple(removed))
@@ -111,6 +119,7 @@ def _look(
     old: IndexData | None,
     catalog: dict[str, dict[str, object]],
     skipped: list[str],
+    reader: _Reader,
 ) -> CorpusFile | None:
     """One file: reuse what the previous build knew when its bytes, id and catalog entry are
     the same; else read it. An unreadable file is warned about once and keeps its old chunks."""
@@ -124,7 +133,7 @@ def _look(
         if unchanged and prev.text_sha256:
             return CorpusFile(path, prev, None, "unchanged")
     try:
-        clean = read_paper(path, catalog, doc_id=doc_id)
+        clean = reader.read(path, catalog, doc_id)
     except CorpusError as exc:
         _skip(path, exc, skipped)
         if prev is not None and prev.copy_of is None and prev.doc_id == doc_id and indexed:
@@ -149,17 +158,43 @@ def _split_copies(found: list[CorpusFile]) -> tuple[list[CorpusFile], list[tuple
     return sorted(papers, key=lambda f: f.path.name), sorted(copies, key=lambda c: c[0].path.name)
 
 
-def _read_if_needed(f: CorpusFile, catalog: dict[str, dict[str, object]], skipped: list[str]) -> CorpusFile | None:
+def _read_if_needed(
+    f: CorpusFile, catalog: dict[str, dict[str, object]], skipped: list[str], reader: _Reader
+) -> CorpusFile | None:
     """A file recorded as a copy whose original has gone (or changed) is a paper of its own now."""
     if f.status != "copy":
         return f
     try:
-        clean = read_paper(f.path, catalog, doc_id=f.entry.doc_id)
+        clean = reader.read(f.path, catalog, f.entry.doc_id)
     except CorpusError as exc:
         _skip(f.path, exc, skipped)
         return None
     entry = FileEntry(f.entry.doc_id, f.entry.sha256, fingerprint(clean.text))
     return CorpusFile(f.path, entry, clean, "added")
+
+
+@dataclass
+class _Reader:
+    """read_paper with the build's options, and a page bar for long files (a 300-page book)."""
+
+    ocr: bool
+    bar: bool
+
+    def read(self, path: Path, catalog: dict[str, dict[str, object]], doc_id: str) -> CleanPaper:
+        pages: Progress | None = None
+
+        def on_page(done: int, total: int) -> None:
+            nonlocal pages
+            if pages is None and total >= PAGE_BAR_MIN:
+                pages = Progress(f"reading {path.name}", total, bar=self.bar, unit="page")
+            if pages is not None:
+                pages.update(done - pages.done)
+
+        try:
+            return read_paper(path, catalog, doc_id=doc_id, ocr=self.ocr, progress=on_page)
+        finally:
+            if pages is not None:
+                pages.close()
 
 
 def _skip(path: Path, exc: CorpusError, skipped: list[str]) -> None:

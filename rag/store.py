@@ -313,4 +313,6 @@ def _paper(row: dict[str, Any]) -> Paper:
     row = dict(row)
     row["languages"] = tuple(row.get("languages", ()))
     row["authors"] = tuple(row.get("authors", ()))
+    row["keywords"] = tuple(row.get("keywords", ()))
+    row["sources"] = tuple(tuple(pair) for pair in row.get("sources", ()))
     return Paper(**row)

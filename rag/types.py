@@ -20,6 +20,10 @@ class Paper:
     year: int | None = None
     journal: str | None = None
     title_known: bool = False  # False when `title` is only the file stem
+    abstract: str | None = None  # the paper's own abstract (its first one), when it has one
+    keywords: tuple[str, ...] = ()
+    # Where each known field came from: (("title", "catalog.toml"), ("authors", "first page: …"), …)
+    sources: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -35,6 +39,7 @@ class Block:
     section: str | None
     page: int | None  # printed page where the block starts, when the source shows it
     page_end: int | None
+    index: int | None = None  # for a PDF: the 1-based page index in the file where the block starts
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,8 +47,10 @@ class Page:
     """One page of raw text as read from a file (a text file is one page with no number)."""
 
     doc_id: str
-    number: int | None  # printed/physical page number when known
+    number: int | None  # printed page number when known
     text: str
+    index: int | None = None  # for a PDF: the 1-based page index in the file
+    paragraphs: bool = False  # a blank line separates paragraphs (a PDF read with its layout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,8 @@ class CleanPaper:
     paper: Paper
     text: str
     blocks: tuple[Block, ...]
+    # (offset in text, printed page, PDF page index or None) where each page starts, in order
+    pages: tuple[tuple[int, int, int | None], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +74,8 @@ class Chunk:
     end: int
     text: str
     lang: str  # "zh" | "en"
-    kind: str  # "body" | "abstract" | "abstract_en" | "keywords" | "references"
+    kind: str  # "body" | "abstract" | "abstract_en" | "keywords" | "references" | "footnote"
+    pdf_page: int | None = None  # for a PDF: the 1-based page index where the chunk starts (to open it there)
 
     @property
     def key(self) -> str:
