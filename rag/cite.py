@@ -25,6 +25,8 @@ def citation_from_hit(n: int, hit: Hit, paper: Paper | None, sentence: str = "")
         sentence=sentence,
         key=chunk.key,
         doi=paper.doi if paper else None,
+        source=paper.source if paper else None,
+        pdf_page=chunk.pdf_page,
     )
 
 

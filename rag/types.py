@@ -132,6 +132,8 @@ class Citation:
     key: str
     doi: str | None = None
     untrusted: tuple[str, ...] = ()  # instruction-like sentences of `text` (data, never followed)
+    source: str | None = None  # the paper's file name in the corpus folder
+    pdf_page: int | None = None  # for a PDF: the 1-based page index where the quoted passage starts
 
     def to_dict(self) -> dict[str, Any]:
         return {

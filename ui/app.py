@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from . import render
 
@@ -114,6 +115,18 @@ def _plain(value: Any) -> Any:
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     return value
+
+
+def with_pdf_links(answer: dict[str, Any], corpus_dir: Path | str) -> dict[str, Any]:
+    """Each citation and passage from a PDF gets `open_url`: the file served by the app (launch
+    allows the corpus folder), opened at the page where the passage starts (`#page=N`, which
+    browsers' PDF viewers follow)."""
+    for item in (*answer.get("citations", ()), *answer.get("passages", ())):
+        source, index = item.get("source"), item.get("pdf_page")
+        if source and index and str(source).lower().endswith(".pdf"):
+            path = (Path(corpus_dir) / str(source)).resolve()
+            item["open_url"] = f"/gradio_api/file={quote(str(path))}#page={int(index)}"
+    return answer
 
 
 def settings_dict(settings: Any) -> dict[str, Any]:
@@ -244,7 +257,8 @@ class _Handlers:
             turns = [*turns, {"mid": mid, "question": question, "request": request, "error": str(exc)}]
             yield "", chat, turns, render.sources_panel(turns), gr.skip()
             return
-        turn = {"mid": mid, "question": question, "request": request, "answer": answer.to_dict(), "obj": answer}
+        shown = with_pdf_links(answer.to_dict(), assistant.settings.corpus_dir)
+        turn = {"mid": mid, "question": question, "request": request, "answer": shown, "obj": answer}
         turns = [*turns, turn]
         chat[-1] = {"role": "assistant", "content": render.chat_message(turn["answer"], mid, notices=notes)}
         path = self.export_dir / f"rag-exchange-{mid}.json"
@@ -490,7 +504,8 @@ def serve(settings: rag.Settings | None = None, host: str = "127.0.0.1", port: i
     assistant = rag.open_or_build(settings)
     assistant.warm_up()
     demo = build_demo(assistant)  # a re-index reloads with assistant.settings
-    launch(demo, host=host, port=port)
+    # The corpus folder is served so that a citation can open its PDF at the cited page.
+    launch(demo, host=host, port=port, allowed_paths=[str(Path(settings.corpus_dir).resolve())])
     return 0
 
 

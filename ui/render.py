@@ -113,6 +113,11 @@ def _card(item: Mapping[str, Any], card_id: str, label: str, *, highlight: bool)
     where = [x for x in (item.get("section"), f"p. {item['page']}" if item.get("page") else None) if x]
     meta = " · ".join([*where, f"score {float(item.get('score', 0.0)):.3f}"])
     doi = f' · DOI <span class="rag-doi">{_esc(item["doi"])}</span>' if item.get("doi") else ""
+    if item.get("open_url"):  # the PDF itself, at the page the passage starts on
+        doi += (
+            f' · <a class="rag-open" href="{_esc(item["open_url"])}" target="_blank" rel="noopener">打开 PDF open</a>'
+        )
+
     quote = highlighted_quote(item["text"], item.get("sentence", "")) if highlight else _multiline(item["text"])
     for sentence in item.get("untrusted") or ():  # planted instructions: shown, marked, never followed
         marked = _esc(sentence)
