@@ -439,20 +439,27 @@ def sentence_rows(sentences: list[Sentence], labels: dict) -> list[dict]:
     return rows
 
 
-def strip_tounicode(pdf: Path) -> None:
-    """Removes /ToUnicode from the CJK fonts: text stays visible, but no extractor can map it."""
-    from pypdf import PdfReader, PdfWriter
+QDF_DICT = re.compile(rb"\n\d+ 0 obj\n<<\n(?:(?!stream\n|endobj\n)[^\n]*\n)*?>>\nendobj", re.S)
 
-    writer = PdfWriter(clone_from=PdfReader(pdf))
-    for page in writer.pages:
-        for font in page["/Resources"]["/Font"].values():
-            font = font.get_object()
-            if "CJK" in str(font.get("/BaseFont", "")) and "/ToUnicode" in font:
-                del font["/ToUnicode"]
-    tmp = pdf.with_suffix(".stripped.pdf")
-    with tmp.open("wb") as fh:
-        writer.write(fh)
-    os.replace(tmp, pdf)
+
+def strip_tounicode(pdf: Path) -> None:
+    """Removes /ToUnicode from the CJK fonts: text stays visible, but no extractor can map it.
+    With qpdf alone (QDF text form, edit, fix-qdf, compress) so no Python PDF library is needed."""
+
+    def drop(match: re.Match[bytes]) -> bytes:
+        obj = match.group(0)
+        if re.search(rb"/BaseFont /[A-Z]{6}\+\S*CJK", obj):
+            return re.sub(rb"\n\s*/ToUnicode \d+ 0 R", b"", obj)
+        return obj
+
+    qdf = subprocess.run(["qpdf", "--qdf", "--object-streams=disable", str(pdf), "-"],
+                         capture_output=True, check=True).stdout
+    edited = QDF_DICT.sub(drop, qdf)
+    fixed = subprocess.run(["fix-qdf"], input=edited, capture_output=True, check=True).stdout
+    tmp = pdf.with_suffix(".fixed.pdf")
+    tmp.write_bytes(fixed)
+    subprocess.run(["qpdf", str(tmp), str(pdf)], check=True)  # compressed again; unused maps dropped
+    tmp.unlink()
 
 
 @dataclass(frozen=True)
@@ -594,10 +601,13 @@ def build(out: Path = DEFAULT_OUT, *, corpus: Path = CORPUS, force: bool = False
         if not force and (out / "stamp").is_file() and (out / "stamp").read_text().strip() == stamp:
             logger.info("%s is up to date", out)
             return out
+        for stale in out.parent.glob(f".{out.name}.*"):  # left by a killed build (we hold the lock)
+            if stale.is_dir():
+                shutil.rmtree(stale, ignore_errors=True)
         started = time.monotonic()
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
         try:
-            with tempfile.TemporaryDirectory(prefix="pdf-fixtures-tex-") as work:
+            with tempfile.TemporaryDirectory(prefix=f".{out.name}.work-", dir=out.parent) as work:
                 build_all(tmp, Path(work), corpus)
             (tmp / "stamp").write_text(stamp + "\n")
             replace_dir(tmp, out)
