@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup models index eval bench llm lint clean
+.PHONY: run test setup models index eval bench llm lint clean pdf-fixtures
 
 run: setup
 	$(BIN)/rag serve
@@ -14,6 +14,7 @@ run: setup
 test: setup
 	# Debian's chromium and a CJK font for the browser tests (skipped when already there).
 	bash scripts/install_browser.sh
+	$(MAKE) pdf-fixtures
 	$(BIN)/rag index
 	$(BIN)/python -m pytest -q
 
@@ -36,6 +37,12 @@ models: $(STAMP)
 
 index: setup
 	$(BIN)/rag index
+
+# Journal-style PDFs of the corpus for the PDF reader's tests (build/pdf-fixtures/); cached by a
+# stamp, so a second run costs nothing. Debian's texlive is installed first when missing.
+pdf-fixtures: setup
+	bash scripts/install_texlive.sh
+	$(BIN)/python scripts/pdf_fixtures.py
 
 eval: setup
 	$(BIN)/rag eval --baselines

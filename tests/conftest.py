@@ -4,6 +4,7 @@ missing or stale, into a temporary folder so the user's index/ is never touched 
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,20 @@ def small_corpus(tmp_path: Path) -> Path:
     for name in ("001_4139313f3243f7e4.txt", "003_d0102665b7b2c82a.txt"):
         shutil.copy(CORPUS / name, corpus / name)
     return corpus
+
+
+@pytest.fixture(scope="session")
+def pdf_fixtures() -> Path:
+    """build/pdf-fixtures/: the journal-style PDFs of the corpus and their truth.json files
+    (scripts/pdf_fixtures.py; reused when its stamp is current, built once otherwise)."""
+    import importlib.util
+
+    for tool in ("xelatex", "pdftoppm", "img2pdf", "qpdf"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is not installed; run `bash scripts/install_texlive.sh`")
+    spec = importlib.util.spec_from_file_location("pdf_fixtures", ROOT / "scripts" / "pdf_fixtures.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    spec.loader.exec_module(module)
+    return module.build()
