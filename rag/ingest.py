@@ -55,6 +55,8 @@ _SPECIAL = {
     "参考文献": "references",
     "references": "references",
 }
+# "摘  要：…", "关键词：…", "Abstract: …", "Keywords: …" at the start of a paragraph.
+_INLINE_LABEL = re.compile(r"^(摘\s*要|关\s*键\s*词|abstract|key\s*words?)\s*[:：]\s*(.*)$", re.I)
 _SENTENCE_END = tuple('。！？!?.；;”"」)）]')
 _CJK = HAN
 _LATIN_END = re.compile(r"[A-Za-z0-9%,.;:)\]]$")
@@ -221,10 +223,22 @@ def _line_events(pages: list[Page]) -> tuple[list[_Event], list[str]]:
 def _layout_events(lines: list[str], counts: Counter[str]) -> list[_Event]:
     """Lines of a page whose reader knew its layout (rag/pdf.py): a blank line ends a paragraph."""
     events: list[_Event] = []
+    starts = True
     for ln in lines:
         if not ln:
             events.append(_Event(paragraph_end=True))
-        elif not _is_boilerplate(ln, counts[ln]):
+            starts = True
+            continue
+        label = _INLINE_LABEL.match(ln) if starts else None
+        starts = False
+        if label:  # "摘  要：近年来…" / "Keywords: A, B": the label heads its own block
+            events.append(
+                _Event(line=re.sub(r"\s+", "", label.group(1)) if _CJK.search(label.group(1)) else label.group(1))
+            )
+            ln = label.group(2).strip()
+            if not ln:
+                continue
+        if not _is_boilerplate(ln, counts[ln]):
             events.append(_Event(line=ln))
     return events
 
@@ -430,9 +444,11 @@ class _Builder:
 
     def _join(self, left: str, right: str) -> str:
         head = re.search(r"([A-Za-z]+)-$", left)
-        tail = re.match(r"^([a-z]+)", right)
-        if head and tail:
-            if self._line_break_hyphen(head.group(1).lower(), tail.group(1)):
+        tail = re.match(r"^([A-Za-z]+)", right)
+        # A capitalised second half ("Pay-" + "Pal") is one word only where the paper writes it
+        # whole elsewhere ("PayPal"); a lower-case one also when a word list knows it.
+        if head and tail and (tail.group(1).islower() or (head.group(1) + tail.group(1)).lower() in self.vocabulary):
+            if self._line_break_hyphen(head.group(1).lower(), tail.group(1).lower()):
                 return left[:-1] + right  # "govern-" + "ance": a line-break hyphen
             return left + right  # "cross-" + "border": a real hyphen, keep it
         if _LATIN_END.search(left) and _LATIN_START.match(right):

@@ -20,15 +20,16 @@ from dataclasses import dataclass
 HEADING_SIZE_RATIO = 1.12
 # Footnotes are set at most this fraction of the body size (LaTeX: \footnotesize 8/10 pt).
 FOOTNOTE_SIZE_RATIO = 0.9
+MAX_FOOTNOTE_SHARE = 0.4  # footnotes take less than this share of a page's lines
 # A superscript footnote marker is this much smaller than its line and raised above it.
 MARKER_SIZE_RATIO = 0.8
 # Header/footer bands: the first and last lines within this fraction of the page height.
 BAND_FRACTION = 0.2
-# A column gutter: an x-interval near the middle of the page that at most this share of the
-# body rows cross, with text on both sides in at least MIN_COLUMN_SHARE of them.
-GUTTER_CROSSING_SHARE = 0.25
+# A column gutter: a gap between words near the middle of the page that at least
+# MIN_COLUMN_ROWS rows and MIN_COLUMN_SHARE of all rows share (find_gutter).
 MIN_GUTTER = 5.0  # points: a gutter is at least this wide (LaTeX's default \columnsep is 10 pt)
-MIN_COLUMN_SHARE = 0.3
+MIN_COLUMN_ROWS = 5
+MIN_COLUMN_SHARE = 0.2
 # A new paragraph starts after a vertical gap this many times the usual line pitch.
 PARAGRAPH_GAP_RATIO = 1.45
 
@@ -126,15 +127,39 @@ def _make_line(words: Sequence[Word]) -> Line:
 
 
 def _rows(words: Sequence[Word]) -> list[list[Word]]:
-    """Words grouped by baseline: a word joins the row whose vertical centre it shares."""
+    """Words grouped by baseline: a word joins the row whose vertical centre is nearest to its
+    own, when near enough (the two columns of a page may sit a few points apart). Small words
+    (a superscript "¹" or "[11]") are placed after the lines are known, in the row beside them."""
+    if not words:
+        return []
+    typical = statistics.median(w.size for w in words)
+    small = [w for w in words if w.size < MARKER_SIZE_RATIO * typical]
     rows: list[list[Word]] = []
     centres: list[float] = []
-    for w in sorted(words, key=lambda w: (w.bottom, w.x0)):
-        c = (w.top + w.bottom) / 2
-        for i in range(len(rows) - 1, max(-1, len(rows) - 4), -1):
-            if abs(centres[i] - c) <= 0.45 * max(w.size, 1.0):
-                rows[i].append(w)
-                break
+    for w in sorted((w for w in words if w.size >= MARKER_SIZE_RATIO * typical), key=_centre):
+        c = _centre(w)
+        best, best_d = -1, float("inf")
+        for i in range(len(rows) - 1, max(-1, len(rows) - 8), -1):
+            d = abs(centres[i] - c)
+            if d <= 0.45 * max(w.size, 1.0) and d < best_d and _near_in_x(rows[i], w):
+                best, best_d = i, d
+        if best < 0:
+            rows.append([w])
+            centres.append(c)
+        else:
+            rows[best].append(w)
+            centres[best] += (c - centres[best]) / len(rows[best])
+    for w in small:
+        c = _centre(w)
+        near = [
+            (abs(centres[i] - c), i)
+            for i, row in enumerate(rows)
+            if abs(centres[i] - c) <= 0.7 * row[0].size
+            and min(abs(x.x0 - w.x1) if x.x0 >= w.x1 else abs(w.x0 - x.x1) if w.x0 >= x.x1 else 0.0 for x in row)
+            <= 1.5 * row[0].size
+        ]
+        if near:
+            rows[min(near)[1]].append(w)
         else:
             rows.append([w])
             centres.append(c)
@@ -142,65 +167,99 @@ def _rows(words: Sequence[Word]) -> list[list[Word]]:
     return sorted((r for r in rows if r), key=lambda r: min(w.top for w in r))
 
 
+def _centre(w: Word) -> float:
+    return (w.top + w.bottom) / 2
+
+
+def _near_in_x(row: Sequence[Word], w: Word) -> bool:
+    """A word belongs to a row only if it does not overlap a word already there (two lines of
+    different columns never overlap in x; a word and its own line never do either)."""
+    for x in row:
+        if abs(x.size - w.size) > 0.2 * max(x.size, w.size):  # a superscript over its line
+            continue
+        overlap = min(x.x1, w.x1) - max(x.x0, w.x0)
+        if overlap > 0.5 * min(x.x1 - x.x0, w.x1 - w.x0):
+            return False
+    return True
+
+
 def _drop_markers(row: list[Word]) -> list[Word]:
-    """Superscript footnote markers ("…新动能。¹凭借") are not text of the line."""
+    """Superscript footnote markers ("…新动能。¹凭借") are not text of the line: digits in type
+    smaller than the word beside them and raised above its middle."""
     if len(row) < 2:
         return row
-    size = statistics.median(w.size for w in row)
-    base = statistics.median(w.bottom for w in row)
-    return [
-        w
-        for w in row
-        if not (w.size < MARKER_SIZE_RATIO * size and _MARKER.match(w.text) and w.bottom < base - 0.1 * size)
-    ]
+    keep = []
+    for w in row:
+        if _MARKER.match(w.text):
+            others = [x for x in row if x is not w]
+            beside = min(others, key=lambda x: max(x.x0 - w.x1, w.x0 - x.x1, 0.0))
+            gap = max(beside.x0 - w.x1, w.x0 - beside.x1, 0.0)
+            if w.size < MARKER_SIZE_RATIO * beside.size and _centre(w) < _centre(beside) and gap < beside.size:
+                continue
+        keep.append(w)
+    return keep
+
+
+def _near_in_x(row: Sequence[Word], w: Word) -> bool:
+    """A word belongs to a row only if it does not overlap a word already there (two lines of
+    different columns never overlap in x; a word and its own line never do either)."""
+    for x in row:
+        if abs(x.size - w.size) > 0.2 * max(x.size, w.size):  # a superscript over its line
+            continue
+        overlap = min(x.x1, w.x1) - max(x.x0, w.x0)
+        if overlap > 0.5 * min(x.x1 - x.x0, w.x1 - w.x0):
+            return False
+    return True
 
 
 # ---------------------------------------------------------------- columns
 
 
 def find_gutter(rows: Sequence[Sequence[Word]], width: float) -> tuple[float, float] | None:
-    """The x-interval between two columns, or None for a single-column page. Rows whose words
-    cross the interval are full-width (title, abstract, a wide table) and stay where they are."""
-    if len(rows) < 6 or width <= 0:
+    """The whitespace between two columns as (left, right) x, or None for a single-column page.
+
+    A gutter is a strip at least MIN_GUTTER wide in the middle 40 % of the page that no word of
+    at least MIN_COLUMN_ROWS rows (and MIN_COLUMN_SHARE of all rows) enters, with words of such
+    rows on both sides of it (rows of the two columns need not share baselines). Rows with a word
+    in the strip are full-width (title, abstract, a wide table) and stay where they are, so a
+    first page whose title block spans the page above two short columns still has its gutter.
+    Within a line of text, word spaces are narrower than MIN_GUTTER: one column has no strip."""
+    if len(rows) < MIN_COLUMN_ROWS or width <= 0:
         return None
-    step = 2.0
-    lo, hi = 0.3 * width, 0.7 * width
-    xs = [lo + i * step for i in range(int((hi - lo) / step) + 1)]
-    crossing = [0] * len(xs)
-    for row in rows:
-        for w in row:
-            for i, x in enumerate(xs):
-                if w.x0 < x < w.x1:
-                    crossing[i] += 1
-    limit = GUTTER_CROSSING_SHARE * len(rows)
-    best: tuple[float, float] | None = None
-    run_start = None
-    for i, count in enumerate(crossing + [len(rows) + 1]):
-        if count <= limit and run_start is None:
-            run_start = i
-        elif count > limit and run_start is not None:
-            a, b = xs[run_start], xs[i - 1]
-            if best is None or b - a > best[1] - best[0]:
-                best = (a, b)
-            run_start = None
-    if best is None or best[1] - best[0] + step < MIN_GUTTER:
+    need = max(MIN_COLUMN_ROWS, MIN_COLUMN_SHARE * len(rows))
+    best: tuple[int, float] | None = None
+    x = 0.3 * width
+    while x + MIN_GUTTER <= 0.7 * width:
+        left = right = 0
+        for row in rows:
+            if any(w.x1 > x and w.x0 < x + MIN_GUTTER for w in row):
+                continue
+            left += any(w.x1 <= x for w in row)
+            right += any(w.x0 >= x + MIN_GUTTER for w in row)
+        score = min(left, right)
+        if score >= need and (best is None or score > best[0]):
+            best = (score, x)
+        x += 1.0
+    if best is None:
         return None
-    a, b = best
-    centre = (a + b) / 2
-    both = sum(1 for row in rows if any(w.x1 <= centre for w in row) and any(w.x0 >= centre for w in row))
-    if both < MIN_COLUMN_SHARE * len(rows):
-        return None
-    return best
+    x = best[1]
+    free = [row for row in rows if not any(w.x1 > x and w.x0 < x + MIN_GUTTER for w in row)]
+    a = max((w.x1 for row in free for w in row if w.x1 <= x), default=x)
+    b = min((w.x0 for row in free for w in row if w.x0 >= x + MIN_GUTTER), default=x + MIN_GUTTER)
+    return a, b
 
 
 def _split_row(row: Sequence[Word], gutter: tuple[float, float] | None) -> tuple[str, list[list[Word]]]:
-    """('full', [row]) for a row crossing the gutter, else ('cols', [left, right])."""
+    """('full', [row]) for a row with a word across the gutter, else ('cols', [left, right])."""
     if gutter is None:
         return "full", [list(row)]
     a, b = gutter
-    if any(w.x0 < a and w.x1 > b for w in row):  # a word spans the whole gutter
-        return "full", [list(row)]
     centre = (a + b) / 2
+    # A word across the middle of the gutter: a full-width line. Column lines may run into the
+    # gutter (an overfull line, hanging punctuation), not across its middle.
+    half = max(1.0, 0.1 * (b - a))
+    if any(w.x1 > centre - half and w.x0 < centre + half for w in row):
+        return "full", [list(row)]
     return "cols", [[w for w in row if w.x0 + w.x1 < 2 * centre], [w for w in row if w.x0 + w.x1 >= 2 * centre]]
 
 
@@ -327,17 +386,30 @@ def body_size(lines: Sequence[Line]) -> float:
 
 
 def split_footnotes(lines: Sequence[Line], body: float) -> tuple[list[Line], list[Line]]:
-    """(text lines, footnote lines): footnotes are the run of small-type lines at the bottom
-    of the page (below the last body-size line)."""
-    end = len(lines)
-    while end > 0 and lines[end - 1].size < FOOTNOTE_SIZE_RATIO * body:
-        end -= 1
-    if end == len(lines) or end == 0:
-        return list(lines), []
-    # A footnote sits below the body text, not beside it (a small-type caption mid-page).
-    if lines[end].top < lines[end - 1].bottom:
-        return list(lines), []
-    return list(lines[:end]), list(lines[end:])
+    """(text lines, footnote lines). Footnotes are runs of small-type lines at the bottom of a
+    column (the next line in reading order is higher up the page, or there is none): the foot of
+    the page, or of the left column in two-column pages. Small type under a heading is a section
+    set small (a reference list), and a run that fills much of the page is text too."""
+    text: list[Line] = []
+    notes: list[Line] = []
+    i = 0
+    while i < len(lines):
+        if lines[i].size >= FOOTNOTE_SIZE_RATIO * body:
+            text.append(lines[i])
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and lines[j].size < FOOTNOTE_SIZE_RATIO * body:
+            j += 1
+        run = lines[i:j]
+        at_foot = j == len(lines) or lines[j].top < run[0].top
+        below_text = i > 0 and run[0].top > lines[i - 1].bottom and not is_heading_line(lines[i - 1], body)
+        if at_foot and below_text and len(run) <= MAX_FOOTNOTE_SHARE * len(lines):
+            notes.extend(run)
+        else:
+            text.extend(run)
+        i = j
+    return text, notes
 
 
 def paragraphs(lines: Sequence[Line], body: float) -> list[Paragraph]:

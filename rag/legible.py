@@ -24,6 +24,7 @@ MIN_PLAUSIBLE = 0.85  # ... or, failing that, that look like words of any Europe
 MIN_JUDGED = 30
 
 _SCRIPTS = ("CJK", "LATIN", "FULLWIDTH", "HALFWIDTH", "GREEK", "CYRILLIC", "HIRAGANA", "KATAKANA", "HANGUL")
+_CID = re.compile(r"\(cid:\d+\)")
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _VOWEL = re.compile(r"[aeiouy]", re.I)
 _CONSONANTS = re.compile(r"[b-df-hj-np-tv-xz]{5,}", re.I)
@@ -32,8 +33,10 @@ _CONSONANTS = re.compile(r"[b-df-hj-np-tv-xz]{5,}", re.I)
 def verdict(text: str) -> str | None:
     """None when `text` reads as language; else why not, in a few words ("34 % private-use or
     unassigned characters"). Short texts are not judged."""
+    unmapped = len(_CID.findall(text))
+    text = _CID.sub("\ufffd", text)  # pdfminer's "(cid:123)": a glyph with no Unicode value
     chars = [ch for ch in text if not ch.isspace()]
-    if len(chars) < MIN_JUDGED:
+    if len(chars) < MIN_JUDGED and unmapped < MIN_JUDGED // 3:
         return None
     bad = sum(1 for ch in chars if ch == "\ufffd" or unicodedata.category(ch) in {"Co", "Cn", "Cc", "Cs"})
     if bad > MAX_BAD_CODEPOINTS * len(chars):

@@ -146,8 +146,11 @@ MIXED = {
     "001_4139313f3243f7e4": Style(columns=2, cjk_font="fandol", info_title=JUNK_TITLE),
     "002_268bfb1f0d63e3bd": Style(sans=True),
     "003_d0102665b7b2c82a": Style(columns=2),
-    "004_af3a6016a1d3b571": Style(strip_tounicode=True),
+    "004_af3a6016a1d3b571": Style(cjk_font="fandol"),
 }
+# bad/no-unicode-map.pdf: onecol-noto's copy of this paper with /ToUnicode removed (no extractor
+# can map its CJK glyphs: the reader must skip it, or OCR it when asked).
+UNMAPPED = "004_af3a6016a1d3b571"
 UNIFORM = {
     "onecol-noto": Style(),
     "twocol-noto": Style(columns=2),
@@ -329,6 +332,8 @@ def front_matter(paper: Paper, mark: Marker) -> str:
     ]
     if paper.keywords_en:
         parts.append(rf"\noindent\textbf{{Keywords: }}{mark(paper.keywords_en)}\par")
+    # Hans journals print the dates on page 1: the only place the year is printed.
+    parts.append(rf"\smallskip\noindent{{\small 收稿日期：{YEAR}年5月12日；录用日期：{YEAR}年6月3日\par}}")
     parts.append(r"\vspace{2ex}")
     return "\n".join(parts)
 
@@ -528,7 +533,7 @@ def fingerprint(corpus: Path) -> str:
     for path in [Path(__file__), ROOT / "rag" / "ingest.py", *sorted(corpus.glob("*.txt")), corpus / "catalog.toml"]:
         if path.exists():
             digest.update(path.name.encode() + b"\0" + path.read_bytes())
-    digest.update(repr((jobs(), SCANNED, META, FIRST_PAGE)).encode())
+    digest.update(repr((jobs(), SCANNED, META, FIRST_PAGE, UNMAPPED)).encode())
     return digest.hexdigest()
 
 
@@ -556,11 +561,14 @@ def scanned_and_bad(out: Path, work: Path, truth: dict) -> None:
     (bad / "truncated.pdf").write_bytes(data[: int(len(data) * TRUNCATE_AT)])
     subprocess.run(["qpdf", "--encrypt", PASSWORD, "fixture-owner", "256", "--", str(source),
                     str(bad / "encrypted.pdf")], check=True)
+    shutil.copy(out / "onecol-noto" / f"{UNMAPPED}.pdf", bad / "no-unicode-map.pdf")
+    strip_tounicode(bad / "no-unicode-map.pdf")
     (bad / "not-a-pdf.pdf").write_bytes("这不是 PDF 文件。This is plain text named .pdf.\n".encode() * 40)
     truth["bad"]["files"] = {
         "encrypted.pdf": {"problem": "encrypted", "user_password": PASSWORD, "source": f"{SCANNED[0]}.pdf"},
         "truncated.pdf": {"problem": "truncated", "kept_fraction": TRUNCATE_AT, "source": f"{SCANNED[0]}.pdf"},
         "not-a-pdf.pdf": {"problem": "not a pdf"},
+        "no-unicode-map.pdf": {"problem": "no unicode map", "source": f"onecol-noto/{UNMAPPED}.pdf"},
         "images-only.pdf": {"problem": "no text layer", "source": f"{SCANNED[0]}.pdf"},
         **truth["bad"]["files"],
     }

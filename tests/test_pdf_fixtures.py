@@ -54,10 +54,10 @@ def test_a_sentence_is_on_the_printed_page_the_truth_gives(pdf_fixtures: Path) -
 
 
 def test_the_unmapped_cjk_paper_reads_as_garbage(pdf_fixtures: Path) -> None:
-    paper = truth(pdf_fixtures, "mixed")["papers"]["004_af3a6016a1d3b571"]
-    assert not paper["to_unicode"] and paper["cid_ordering"] == "Adobe-Identity"
-    body = next(s for s in paper["sentences"] if s["kind"] == "body" and s["index"] == s["index_end"])
-    assert squash(body["text"]) not in squash(page_text(pdf_fixtures / "mixed" / paper["file"], body["index"]))
+    source = truth(pdf_fixtures, "onecol-noto")["papers"]["004_af3a6016a1d3b571"]
+    body = next(s for s in source["sentences"] if s["kind"] == "body" and s["index"] == s["index_end"])
+    assert squash(body["text"]) in squash(page_text(pdf_fixtures / "onecol-noto" / source["file"], body["index"]))
+    assert squash(body["text"]) not in squash(page_text(pdf_fixtures / "bad" / "no-unicode-map.pdf", body["index"]))
 
 
 def test_the_book_has_300_pages_and_the_bad_files_are_bad(pdf_fixtures: Path) -> None:
