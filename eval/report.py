@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from eval.metrics import flatten
@@ -20,7 +21,12 @@ LABELS = {
     "evidence_support": "cited quote holds evidence",
     "marker_resolution": "[n] markers resolve",
     "sentence_supported": "sentences supported",
+    "page_accuracy": "page accuracy (evidence's printed page)",
+    "page_n": "page: questions judged",
+    "page_no_truth": "page: evidence not in truth",
+    "page_no_hit": "page: no passage holds evidence",
 }
+COUNTS = ("n", "n_answerable", "page_n", "page_no_truth", "page_no_hit")
 SYSTEM_METRICS = [
     "hit_at_1",
     "hit_at_k",
@@ -208,7 +214,7 @@ def _failure_table(system: dict[str, Any]) -> str:
 def _fmt_delta(old: Any, new: Any, name: str) -> str:
     if not (isinstance(old, int | float) and isinstance(new, int | float)):
         return ""
-    return f"{new - old:+.0f}" if name.startswith("latency_") or name == "n" else f"{new - old:+.3f}"
+    return f"{new - old:+.0f}" if name.startswith("latency_") or name in COUNTS else f"{new - old:+.3f}"
 
 
 def _label(name: str) -> str:
@@ -223,7 +229,7 @@ def _fmt(value: Any, name: str) -> str:
         return "–"
     if name.startswith("latency_"):
         return f"{value:.0f}"
-    if name in ("n", "n_answerable"):
+    if name in COUNTS:
         return str(value)
     return f"{value:.3f}"
 
@@ -255,7 +261,8 @@ def render_splits(reports: dict[str, dict[str, Any]], main: str) -> str:
         header,
         "|---|" + "---:|" * (len(names) * len(DIFF_GROUPS)),
     ]
-    for metric in SPLIT_METRICS:
+    paged = any("page_accuracy" in reports[n]["systems"][main]["metrics"].get("overall", {}) for n in names)
+    for metric in SPLIT_METRICS + (["page_accuracy"] if paged else []):
         cells = []
         for n in names:
             m = reports[n]["systems"][main]["metrics"]
@@ -265,4 +272,47 @@ def render_splits(reports: dict[str, dict[str, Any]], main: str) -> str:
     if any(v is not None for v in conv):
         cells = [c for v in conv for c in (_fmt(v, "follow_up_accuracy"), "", "")]
         lines.append("| follow-up accuracy (conversations) | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# (group, metric) rows of the parity table (eval/parity.py), in order.
+PARITY_ROWS = [
+    ("zh", "hit_at_k"),
+    ("en", "hit_at_k"),
+    ("overall", "hit_at_k"),
+    ("overall", "answer_accuracy"),
+    ("overall", "unanswerable_abstention_rate"),
+    ("overall", "false_abstention_rate"),
+    ("overall", "citation_precision"),
+    ("overall", "page_accuracy"),
+]
+
+
+def _group_value(breakdown: dict[str, dict[str, Any]], group: str, metric: str) -> Any:
+    return breakdown.get(group, {}).get(metric)
+
+
+def render_parity(name: str, text: dict[str, dict[str, Any]], other: dict[str, dict[str, Any]], corpus: Path) -> str:
+    """One Markdown table: text | other | Δ per row, with the page counts under it."""
+    lines = [
+        f"# Parity on {name}: corpus/ (text) vs {corpus}",
+        "",
+        "| metric | text | " + f"{corpus.name} | Δ |",
+        "|---|---:|---:|---:|",
+    ]
+    for group, metric in PARITY_ROWS:
+        a, b = _group_value(text, group, metric), _group_value(other, group, metric)
+        delta = f"{b - a:+.3f}" if a is not None and b is not None else ""
+        cells = ["n/a" if v is None and metric == "page_accuracy" else _fmt(v, metric) for v in (a, b)]
+        prefix = "" if group == "overall" else f"{group}: "
+        lines.append(f"| {prefix}{_label(metric)} | {cells[0]} | {cells[1]} | {delta} |")
+    o = other.get("overall", {})
+    if o.get("page_accuracy") is not None or o.get("page_n") is not None:
+        lines += [
+            "",
+            f"Page accuracy over {o.get('page_n')} questions; no truth page for {o.get('page_no_truth')}, "
+            f"no passage holding the evidence in the top k for {o.get('page_no_hit')}.",
+        ]
+    else:
+        lines += ["", f"Page accuracy n/a: no truth file (give --truth or put {corpus}/truth.json)."]
     return "\n".join(lines) + "\n"
