@@ -361,8 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs = _runs(args, out)
     try:
         thresholds = load_thresholds(args.thresholds) if args.gate else {}
+        truth = _checked_truth(args)
         assistant = open_corpus(args.corpus, args.index, args.k)
-        truth = truth_for(args.corpus, args.truth)
         reports = {
             name: run_eval(path, k=args.k, out_dir=o, baselines=args.baselines, assistant=assistant, truth_path=truth)
             for name, (path, o) in runs.items()
@@ -387,6 +387,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"gate: {line}", file=sys.stderr)
     print(f"gate: {'FAILED' if failures else 'passed'} ({len(thresholds)} thresholds, {args.thresholds})")
     return 1 if failures else 0
+
+
+def _checked_truth(args: argparse.Namespace) -> Path | None:
+    """The truth file of the run, read once here so that a bad one fails before any index is built."""
+    truth = truth_for(args.corpus, args.truth)
+    if truth is not None:
+        load_truth(truth)
+    return truth
 
 
 def _default_out(corpus: Path | None) -> Path:
@@ -438,7 +446,7 @@ def _compare_text(args: argparse.Namespace) -> int:
     runs = _runs(args, out)
     results: dict[str, dict[str, dict[str, Any]]] = {}
     try:
-        truth = truth_for(args.corpus, args.truth)
+        truth = _checked_truth(args)
         for side, corpus in (("text", None), ("corpus", args.corpus)):
             assistant = open_corpus(corpus, args.index if corpus else None, args.k)
             results[side] = {
