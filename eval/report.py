@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.metrics import flatten
+from rag import page_label
 
 LABELS = {
     "n": "questions",
@@ -95,6 +96,8 @@ def render_summary(report: dict[str, Any], main: str) -> str:
         parts.append(_systems_table(report["systems"]))
     if report.get("diff"):
         parts.append(_diff_section(report["diff"], main))
+    if report["meta"].get("truth"):
+        parts.append(_page_table(report["systems"][main]))
     parts.append(_failure_table(report["systems"][main]))
     return "\n\n".join(parts) + "\n"
 
@@ -111,6 +114,7 @@ def _header(meta: dict[str, Any]) -> str:
             f"chunks {s.get('chunk_chars')}/{s.get('chunk_overlap')} chars; dense={s.get('use_dense')}, "
             f"bm25={s.get('use_bm25')}; answer mode `{s.get('answer_mode', 'extractive')}`; "
             f"reranker `{s.get('reranker')}`",
+            *([f"- printed pages judged against `{meta['truth']}`"] if meta.get("truth") else []),
             *(["", "Skipped metrics (labels missing in the question file):"] if meta.get("skipped") else []),
             *(f"- {line}" for line in meta.get("skipped", [])),
         ]
@@ -194,6 +198,22 @@ def _diff_section(diff: dict[str, Any], main: str) -> str:
     for key in ("added_questions", "dropped_questions"):
         if diff.get(key):
             lines.append(f"- {key.replace('_', ' ')}: {', '.join(diff[key])}")
+    return "\n".join(lines)
+
+
+def _page_table(system: dict[str, Any]) -> str:
+    """The questions whose first evidence-holding passage shows the wrong printed pages."""
+    wrong = [r for r in system["questions"] if r.get("page", {}).get("verdict") == "wrong"]
+    lines = [
+        f"## Wrong pages: {system['label']} ({len(wrong)})",
+        "",
+        "| id | evidence on pages | passage pages | passage rank |",
+        "|---|---|---|---:|",
+    ]
+    for r in wrong:
+        page = r["page"]
+        shown = page_label(*page["chunk_pages"]) if page.get("chunk_pages") else "none"
+        lines.append(f"| {r['id']} | {', '.join(map(str, page['true_pages']))} | {shown} | {page['rank']} |")
     return "\n".join(lines)
 
 
