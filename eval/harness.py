@@ -4,6 +4,10 @@ summary.md per set, diff against the previous run, and gate on eval/thresholds.j
     rag eval                      dev and test side by side (eval/sets/{dev,test}.jsonl)
     rag eval --split test --gate  the CI gate: the test split, never tuned on
     rag eval --questions FILE     your own questions (JSON Lines or CSV; only `question` needed)
+    rag eval --corpus DIR         the same sets over another folder of the same papers (e.g. PDFs),
+                                  indexed into build/eval-index/; page accuracy from DIR/truth.json
+    rag eval --corpus DIR --compare-text
+                                  corpus/ and DIR side by side; exit 1 when DIR falls behind
 """
 
 from __future__ import annotations
@@ -24,12 +28,16 @@ from typing import Any
 
 import rag
 from eval import metrics
+from eval.parity import parity_failures
 from eval.questions import load_questions
-from eval.report import diff_reports, render_splits, render_summary
+from eval.report import diff_reports, render_parity, render_splits, render_summary
 
 logger = logging.getLogger(__name__)
 
 EVAL_DIR = Path(__file__).resolve().parent
+ROOT = EVAL_DIR.parent
+EVAL_INDEXES = ROOT / "build" / "eval-index"  # indexes of other corpora; never the user's index/
+TRUTH_NAME = "truth.json"
 SETS_DIR = EVAL_DIR / "sets"
 SPLITS = {"dev": SETS_DIR / "dev.jsonl", "test": SETS_DIR / "test.jsonl"}
 CONVERSATIONS = {"dev": SETS_DIR / "conversations_dev.jsonl", "test": SETS_DIR / "conversations_test.jsonl"}
@@ -54,25 +62,36 @@ def run_eval(
     out_dir: Path | str = DEFAULT_OUT,
     baselines: bool = False,
     settings: rag.Settings | None = None,
+    assistant: rag.Assistant | None = None,
+    truth_path: Path | None = None,
 ) -> dict[str, Any]:
-    """Evaluate every question, write report.json and summary.md into out_dir, return the report."""
+    """Evaluate every question, write report.json and summary.md into out_dir, return the report.
+    `assistant` saves loading the index again (it wins over `settings`); `truth_path` (a PDF
+    fixture truth.json) adds page accuracy."""
     started = time.perf_counter()
     questions = load_questions(questions_path)  # fails fast, before any model loads
-    settings = settings or rag.Settings.load()
-    assistant = rag.load(settings)
-    systems = {MAIN: _run_assistant(assistant, questions, k, {}, "rag (hybrid)")}
+    truth = load_truth(truth_path) if truth_path else None
+    assistant = assistant or rag.load(settings or rag.Settings.load())
+    settings = assistant.settings
+    systems = {MAIN: _run_assistant(assistant, questions, k, {}, "rag (hybrid)", truth)}
     if baselines:
-        systems["naive"] = _run_naive(settings, questions, k)
+        systems["naive"] = _run_naive(settings, questions, k, truth)
         for name, (label, legs) in VARIANTS.items():
-            systems[name] = _run_assistant(assistant, questions, k, legs, label)
+            systems[name] = _run_assistant(assistant, questions, k, legs, label, truth)
     report = {"meta": _meta(questions_path, questions, k, assistant.settings, started), "systems": systems}
     report["meta"]["skipped"] = metrics.skipped_metrics(questions)
+    report["meta"]["truth"] = str(truth_path) if truth_path else None
     _write(Path(out_dir), report)
     return report
 
 
 def _run_assistant(
-    assistant: rag.Assistant, questions: list[dict[str, Any]], k: int, legs: dict[str, bool], label: str
+    assistant: rag.Assistant,
+    questions: list[dict[str, Any]],
+    k: int,
+    legs: dict[str, bool],
+    label: str,
+    truth: metrics.Truth | None = None,
 ) -> dict[str, Any]:
     def ask(text: str) -> dict[str, Any]:
         return assistant.ask(text, k=k, **legs).to_dict()
@@ -80,21 +99,32 @@ def _run_assistant(
     def rank(text: str) -> list[dict[str, Any]]:
         return [_hit_dict(h) for h in assistant.retrieve(text, k=10, **legs)]
 
-    return _run_system(label, questions, k, ask, rank if k < 10 else None)
+    return _run_system(label, questions, k, ask, rank if k < 10 else None, truth)
 
 
-def _run_naive(settings: rag.Settings, questions: list[dict[str, Any]], k: int) -> dict[str, Any]:
+def _run_naive(
+    settings: rag.Settings, questions: list[dict[str, Any]], k: int, truth: metrics.Truth | None = None
+) -> dict[str, Any]:
     from eval.baselines import NaiveBaseline
 
     t0 = time.perf_counter()
     naive = NaiveBaseline(settings)
     rank = (lambda text: naive.retrieve(text, 10)) if k < 10 else None
-    result = _run_system("naive LangChain (1000/200, dense, FAISS)", questions, k, lambda t: naive.ask(t, k), rank)
+    result = _run_system(
+        "naive LangChain (1000/200, dense, FAISS)", questions, k, lambda t: naive.ask(t, k), rank, truth
+    )
     result["seconds"] = round(time.perf_counter() - t0, 1)  # includes splitting and embedding the corpus
     return result
 
 
-def _run_system(label: str, questions: list[dict[str, Any]], k: int, ask: AskFn, rank: RankFn | None) -> dict[str, Any]:
+def _run_system(
+    label: str,
+    questions: list[dict[str, Any]],
+    k: int,
+    ask: AskFn,
+    rank: RankFn | None,
+    truth: metrics.Truth | None = None,
+) -> dict[str, Any]:
     """Ask every question; keep the metrics and one compact row per question."""
     records, rows = [], []
     t0 = time.perf_counter()
@@ -108,20 +138,21 @@ def _run_system(label: str, questions: list[dict[str, Any]], k: int, ask: AskFn,
             answer, error = _empty_answer(q["question"]), f"error: {exc}"
         record = {"question": q, "answer": answer, "ranked": ranked}
         records.append(record)
-        rows.append(_row(record, k, error))
+        rows.append(_row(record, k, error, truth))
     logger.info("%s: %d questions in %.1f s", label, len(questions), time.perf_counter() - t0)
     return {
         "label": label,
-        "metrics": metrics.compute_breakdown(records, k),
+        "metrics": metrics.compute_breakdown(records, k, truth),
         "questions": rows,
         "seconds": round(time.perf_counter() - t0, 1),
     }
 
 
-def _row(record: dict[str, Any], k: int, error: str | None) -> dict[str, Any]:
+def _row(record: dict[str, Any], k: int, error: str | None, truth: metrics.Truth | None = None) -> dict[str, Any]:
     q, a = record["question"], record["answer"]
     judged = metrics.judge(record, k)
     failures = ([error] if error else []) + judged["failures"]
+    page = metrics.judge_page(q, a.get("passages", [])[:k], truth) if truth is not None else {}
     return {
         "id": q["id"],
         "lang": q["lang"],
@@ -138,6 +169,7 @@ def _row(record: dict[str, Any], k: int, error: str | None) -> dict[str, Any]:
             for p in a.get("passages", [])[:k]
         ],
         "timings_ms": a.get("timings_ms", {}),
+        **({"page": page} if page.get("verdict") else {}),
     }
 
 
@@ -234,13 +266,60 @@ def load_thresholds(path: Path | str) -> dict[str, float]:
     return {k: float(v) for k, v in data.items()}
 
 
+def load_truth(path: Path | str) -> metrics.Truth:
+    """A PDF fixture truth.json, searchable for the printed pages of evidence; RagError when unusable."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        papers = data["papers"]
+        for doc_id, paper in papers.items():
+            for s in paper["sentences"]:
+                if not isinstance(s["text"], str) or not isinstance(s.get("page"), int | None):
+                    raise ValueError(f"paper {doc_id}: a sentence needs a text and an integer page")
+        return metrics.index_truth(data)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise rag.RagError(
+            f"Cannot read the page truth {path} ({type(exc).__name__}: {exc}). It must be a JSON object "
+            '{"papers": {doc_id: {"sentences": [{"text", "page", "page_end"}, ...]}}}; '
+            "give another with --truth."
+        ) from None
+
+
+def eval_index_dir(corpus: Path) -> Path:
+    """Where `rag eval --corpus DIR` keeps DIR's index: one folder per corpus path, under build/."""
+    resolved = corpus.resolve()
+    return EVAL_INDEXES / f"{resolved.name}-{hashlib.sha256(str(resolved).encode()).hexdigest()[:8]}"
+
+
+def open_corpus(corpus: Path | None, index: Path | None, k: int) -> rag.Assistant:
+    """The assistant over the default index, or over `corpus` indexed into `index` (default
+    eval_index_dir(corpus)): built when missing, brought up to date when the folder changed,
+    left as it is otherwise."""
+    if corpus is None and index is None:
+        return rag.load(rag.Settings.load(k=k))
+    settings = rag.Settings.load(k=k, corpus_dir=corpus, index_dir=index)
+    if index is None:
+        settings = settings.with_(index_dir=eval_index_dir(settings.corpus_dir))
+    rag.ensure_models(settings)
+    report = rag.build_index(settings, progress=False)
+    logger.info("index of %s: %s", settings.corpus_dir, report.summary())
+    return rag.load(settings)
+
+
+def truth_for(corpus: Path | None, truth: Path | None) -> Path | None:
+    """--truth, else DIR/truth.json when the corpus folder has one."""
+    if truth is not None:
+        return truth
+    default = (corpus or rag.Settings.load().corpus_dir) / TRUTH_NAME
+    return default if default.is_file() else None
+
+
 def gate(report: dict[str, Any], thresholds: dict[str, float]) -> list[str]:
     """The main system's metrics that miss their thresholds, as readable lines."""
     return metrics.gate_failures(metrics.flatten(report["systems"][MAIN]["metrics"]), thresholds)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """`rag eval` / `python -m eval.harness`: 0 ok, 1 gate failed, 2 unusable input."""
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rag eval", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -250,61 +329,146 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--conversations", type=Path, help="your own multi-turn conversation file (JSON Lines)")
     parser.add_argument("--k", type=int, default=5, help="passages retrieved per question (default 5)")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"run folder (default {DEFAULT_OUT})")
+    parser.add_argument(
+        "--out", type=Path, help=f"run folder (default {DEFAULT_OUT}; eval/runs/corpus-NAME with --corpus)"
+    )
     parser.add_argument("--baselines", action="store_true", help="also run the naive, dense-only and BM25-only systems")
     parser.add_argument("--gate", action="store_true", help="exit 1 when a metric misses eval/thresholds.json")
     parser.add_argument("--thresholds", type=Path, default=DEFAULT_THRESHOLDS, help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--corpus", type=Path, help="evaluate over this folder of the same papers (e.g. the PDFs) instead of corpus/"
+    )
+    parser.add_argument("--index", type=Path, help=f"index folder for --corpus (default under {EVAL_INDEXES}/)")
+    parser.add_argument(
+        "--truth", type=Path, help=f"printed pages of every sentence (default: the corpus folder's {TRUTH_NAME})"
+    )
+    parser.add_argument(
+        "--compare-text",
+        action="store_true",
+        help="run corpus/ and --corpus DIR side by side; exit 1 when DIR is worse (see eval/parity.py)",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`rag eval` / `python -m eval.harness`: 0 ok, 1 gate (or parity) failed, 2 unusable input."""
+    args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     logging.getLogger("eval").setLevel(logging.INFO)
-    if args.questions:
-        runs = {args.questions.stem: (args.questions, args.out)}
-    else:
-        names = list(SPLITS) if args.split == "all" else [args.split]
-        runs = {name: (SPLITS[name], args.out / name) for name in names}
+    if args.compare_text:
+        return _compare_text(args)
+    out = args.out or _default_out(args.corpus)
+    runs = _runs(args, out)
     try:
         thresholds = load_thresholds(args.thresholds) if args.gate else {}
-        settings = rag.Settings.load(k=args.k)
+        truth = _checked_truth(args)
+        assistant = open_corpus(args.corpus, args.index, args.k)
         reports = {
-            name: run_eval(path, k=args.k, out_dir=out, baselines=args.baselines, settings=settings)
-            for name, (path, out) in runs.items()
+            name: run_eval(path, k=args.k, out_dir=o, baselines=args.baselines, assistant=assistant, truth_path=truth)
+            for name, (path, o) in runs.items()
         }
     except rag.RagError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for name, (_path, out) in runs.items():
-        print((out / "summary.md").read_text(encoding="utf-8").split("\n## Failures")[0])
-        print(f"Wrote {out / 'report.json'} and summary.md ({reports[name]['meta']['seconds']} s).\n")
-    conversation_files = (
-        {args.conversations.stem: args.conversations}
-        if args.conversations
-        else {n: CONVERSATIONS[n] for n in runs if n in CONVERSATIONS and CONVERSATIONS[n].exists()}
-    )
-    if conversation_files:
-        from eval.conversations import render, run_conversations
-
-        assistant = rag.load(rag.Settings.load(k=args.k))
-        for name, path in conversation_files.items():
-            result = run_conversations(assistant, path, k=args.k)
-            out = args.out / f"conversations-{name}.json"
-            out.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_write(out, json.dumps(result, ensure_ascii=False, indent=1))
-            if name in reports:
-                reports[name]["conversations"] = result["metrics"]
-            print(render(result, name).split("\n| id")[0] if name == "test" else render(result, name))
+    for name, (_path, o) in runs.items():
+        print((o / "summary.md").read_text(encoding="utf-8").split("\n## Failures")[0])
+        print(f"Wrote {o / 'report.json'} and summary.md ({reports[name]['meta']['seconds']} s).\n")
+    _run_conversations(args, out, runs, reports, assistant)
     if len(reports) > 1:
         side_by_side = render_splits(reports, MAIN)
-        _atomic_write(args.out / "splits.md", side_by_side)
+        _atomic_write(out / "splits.md", side_by_side)
         print(side_by_side)
     if not args.gate:
         return 0
     gated = "test" if "test" in reports else next(iter(reports))
-    report = reports[gated]
     print(f"gate: on {gated} ({runs[gated][0]})")
-    failures = gate(report, thresholds)
+    failures = gate(reports[gated], thresholds)
     for line in failures:
         print(f"gate: {line}", file=sys.stderr)
     print(f"gate: {'FAILED' if failures else 'passed'} ({len(thresholds)} thresholds, {args.thresholds})")
+    return 1 if failures else 0
+
+
+def _checked_truth(args: argparse.Namespace) -> Path | None:
+    """The truth file of the run, read once here so that a bad one fails before any index is built."""
+    truth = truth_for(args.corpus, args.truth)
+    if truth is not None:
+        load_truth(truth)
+    return truth
+
+
+def _default_out(corpus: Path | None) -> Path:
+    """A run over another corpus gets its own folder, so its diff is against its own last run."""
+    return DEFAULT_OUT if corpus is None else EVAL_DIR / "runs" / f"corpus-{corpus.resolve().name}"
+
+
+def _runs(args: argparse.Namespace, out: Path) -> dict[str, tuple[Path, Path]]:
+    """name -> (question file, run folder)."""
+    if args.questions:
+        return {args.questions.stem: (args.questions, out)}
+    names = list(SPLITS) if args.split == "all" else [args.split]
+    return {name: (SPLITS[name], out / name) for name in names}
+
+
+def _run_conversations(
+    args: argparse.Namespace,
+    out: Path,
+    runs: dict[str, tuple[Path, Path]],
+    reports: dict[str, dict[str, Any]],
+    assistant: rag.Assistant,
+) -> None:
+    files = (
+        {args.conversations.stem: args.conversations}
+        if args.conversations
+        else {n: CONVERSATIONS[n] for n in runs if n in CONVERSATIONS and CONVERSATIONS[n].exists()}
+    )
+    if not files:
+        return
+    from eval.conversations import render, run_conversations
+
+    for name, path in files.items():
+        result = run_conversations(assistant, path, k=args.k)
+        target = out / f"conversations-{name}.json"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_write(target, json.dumps(result, ensure_ascii=False, indent=1))
+        if name in reports:
+            reports[name]["conversations"] = result["metrics"]
+        print(render(result, name).split("\n| id")[0] if name == "test" else render(result, name))
+
+
+def _compare_text(args: argparse.Namespace) -> int:
+    """corpus/ and --corpus DIR over the same question sets; 1 when DIR misses a parity limit."""
+
+    if args.corpus is None:
+        print("error: --compare-text needs --corpus DIR (the folder to compare with corpus/).", file=sys.stderr)
+        return 2
+    out = args.out or EVAL_DIR / "runs" / f"parity-{args.corpus.resolve().name}"
+    runs = _runs(args, out)
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    try:
+        truth = _checked_truth(args)
+        for side, corpus in (("text", None), ("corpus", args.corpus)):
+            assistant = open_corpus(corpus, args.index if corpus else None, args.k)
+            results[side] = {
+                name: run_eval(
+                    path, k=args.k, out_dir=o / side, assistant=assistant, truth_path=truth if corpus else None
+                )
+                for name, (path, o) in runs.items()
+            }
+            del assistant  # one index in memory at a time
+    except rag.RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failures = []
+    for name in runs:
+        text, other = (results[side][name]["systems"][MAIN]["metrics"] for side in ("text", "corpus"))
+        table = render_parity(name, text, other, args.corpus)
+        _atomic_write(runs[name][1] / "parity.md", table)
+        print(table)
+        failures += [f"{name}: {line}" for line in parity_failures(text, other)]
+    for line in failures:
+        print(f"parity: {line}", file=sys.stderr)
+    print(f"parity: {'FAILED' if failures else 'passed'} ({args.corpus} vs corpus/)")
     return 1 if failures else 0
 
 

@@ -7,12 +7,16 @@ Rates are None when no question qualifies for them (e.g. no multi-doc question i
 A question may leave labels out (a user's own file): `answerable` None skips the answerability
 metrics, no `evidence` skips hit@k/MRR/evidence support, no `answer_keys` skips accuracy, no
 `gold_docs` skips citation precision; `skipped_metrics` says which were skipped and why.
+
+Page accuracy needs a truth file (the PDF fixtures' truth.json, see `index_truth`): it is only
+computed when one is given, and only over questions with evidence.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -20,6 +24,9 @@ Record = dict[str, Any]
 MARKER = re.compile(r"\[(\d+)\]")
 # For these lower is better: the gate reads their threshold as a maximum.
 LOWER_IS_BETTER = ("false_abstention_rate", "latency_")
+# A chunk whose printed pages span more than this cannot point a reader to the evidence's page.
+MAX_PAGE_SPAN = 2
+PAGE_LABEL = re.compile(r"^\s*(\d+)\s*(?:[–-]\s*(\d+))?\s*$")
 
 
 def norm(text: str) -> str:
@@ -180,19 +187,20 @@ def compute_latency(records: Sequence[Record]) -> dict[str, float | None]:
     return out
 
 
-def compute_metrics(records: Sequence[Record], k: int) -> dict[str, Any]:
-    """All metrics of one group of records."""
+def compute_metrics(records: Sequence[Record], k: int, truth: Truth | None = None) -> dict[str, Any]:
+    """All metrics of one group of records; page accuracy too when a truth is given."""
     return {
         "n": len(records),
         "n_answerable": sum(r["question"]["answerable"] is True for r in records),
         **compute_retrieval(records, k),
         **compute_answers(records),
         **compute_citations(records),
+        **(compute_pages(records, truth, k) if truth is not None else {}),
         **compute_latency(records),
     }
 
 
-def compute_breakdown(records: Sequence[Record], k: int) -> dict[str, dict[str, Any]]:
+def compute_breakdown(records: Sequence[Record], k: int, truth: Truth | None = None) -> dict[str, dict[str, Any]]:
     """Metrics overall, per language ('zh', 'en') and per tag ('tag:factual', ...)."""
     groups: dict[str, list[Record]] = {"overall": list(records)}
     for r in records:
@@ -200,7 +208,102 @@ def compute_breakdown(records: Sequence[Record], k: int) -> dict[str, dict[str, 
     for r in records:
         for tag in r["question"]["tags"]:
             groups.setdefault(f"tag:{tag}", []).append(r)
-    return {name: compute_metrics(group, k) for name, group in groups.items()}
+    return {name: compute_metrics(group, k, truth) for name, group in groups.items()}
+
+
+# ---------------------------------------------------------------- printed pages
+
+# doc_id -> (the paper's normalised sentences concatenated, [(start, end, first page, last page)])
+Truth = dict[str, tuple[str, list[tuple[int, int, int, int]]]]
+
+
+def index_truth(truth: dict[str, Any]) -> Truth:
+    """A truth.json object ({"papers": {doc_id: {"sentences": [{"text", "page", "page_end"}]}}})
+    made searchable: each paper's sentences normalised (`norm`) and concatenated, with the span
+    and printed pages of every sentence. Sentences without a page are skipped."""
+    out: Truth = {}
+    for doc_id, paper in truth.get("papers", {}).items():
+        parts, spans, offset = [], [], 0
+        for s in paper.get("sentences", []):
+            text = norm(s.get("text", ""))
+            if not text or s.get("page") is None:
+                continue
+            first = int(s["page"])
+            last = int(s["page_end"]) if s.get("page_end") is not None else first
+            parts.append(text)
+            spans.append((offset, offset + len(text), first, max(first, last)))
+            offset += len(text)
+        out[doc_id] = ("".join(parts), spans)
+    return out
+
+
+def true_pages(truth: Truth, doc_id: str, evidence: str) -> set[int]:
+    """The printed pages of the sentences the evidence's first and last characters fall in,
+    for every place the evidence occurs in the paper; empty when it is not found."""
+    text, spans = truth.get(doc_id, ("", []))
+    wanted = norm(evidence)
+    pages: set[int] = set()
+    starts = [s[0] for s in spans]
+    at = text.find(wanted) if wanted else -1
+    while at >= 0:
+        for pos in (at, at + len(wanted) - 1):
+            _, _, first, last = spans[bisect_right(starts, pos) - 1]
+            pages.update(range(first, last + 1))
+        at = text.find(wanted, at + 1)
+    return pages
+
+
+def page_range(passage: dict[str, Any]) -> tuple[int, int] | None:
+    """A passage's printed pages as (first, last): from int `page`/`page_end`, or from a
+    citation's page label ("137", "137–138"); None when the source shows no pages."""
+    page, page_end = passage.get("page"), passage.get("page_end")
+    if isinstance(page, int):
+        return page, page_end if isinstance(page_end, int) else page
+    match = PAGE_LABEL.match(page) if isinstance(page, str) else None
+    if not match:
+        return None
+    first = int(match.group(1))
+    return first, int(match.group(2) or first)
+
+
+def judge_page(question: Record, passages: Sequence[dict[str, Any]], truth: Truth) -> dict[str, Any]:
+    """Whether the first passage holding the evidence points to the evidence's printed page:
+    verdict "right", "wrong", "no_truth" (the evidence is not found in the truth of a gold paper)
+    or "no_hit" (no passage holds it); None for questions without evidence. The passage's pages
+    are compared with the evidence's pages in the passage's own paper; a passage without pages,
+    or spanning more than MAX_PAGE_SPAN pages, is wrong."""
+    evidence = [e for e in question.get("evidence") or [] if norm(e)]
+    if question.get("answerable") is not True or not evidence:
+        return {"verdict": None}
+    if not any(true_pages(truth, d, e) for d in question.get("gold_docs") or [] for e in evidence):
+        return {"verdict": "no_truth"}
+    rank = evidence_rank(evidence, passages)
+    if rank is None:
+        return {"verdict": "no_hit"}
+    hit = passages[rank - 1]
+    held = [e for e in evidence if norm(e) in norm(hit.get("text", ""))]
+    want = set().union(*(true_pages(truth, hit.get("doc_id", ""), e) for e in held))
+    got = page_range(hit)
+    right = got is not None and got[1] - got[0] + 1 <= MAX_PAGE_SPAN and bool(want & set(range(got[0], got[1] + 1)))
+    return {
+        "verdict": "right" if right else "wrong",
+        "true_pages": sorted(want),
+        "chunk_pages": list(got) if got else None,
+        "rank": rank,
+    }
+
+
+def compute_pages(records: Sequence[Record], truth: Truth, k: int) -> dict[str, float | int | None]:
+    """page_accuracy = right / (questions with both a truth page and an evidence-holding passage
+    in the top k), with the counts: page_n (that denominator), page_no_truth, page_no_hit."""
+    verdicts = [judge_page(r["question"], r["answer"].get("passages", [])[:k], truth)["verdict"] for r in records]
+    judged = [v for v in verdicts if v in ("right", "wrong")]
+    return {
+        "page_accuracy": _mean(v == "right" for v in judged),
+        "page_n": len(judged),
+        "page_no_truth": verdicts.count("no_truth"),
+        "page_no_hit": verdicts.count("no_hit"),
+    }
 
 
 # What each family of metrics needs from a question, for the "skipped" note of the summary.

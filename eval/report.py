@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from eval.metrics import flatten
+from rag import page_label
 
 LABELS = {
     "n": "questions",
@@ -20,7 +22,12 @@ LABELS = {
     "evidence_support": "cited quote holds evidence",
     "marker_resolution": "[n] markers resolve",
     "sentence_supported": "sentences supported",
+    "page_accuracy": "page accuracy (evidence's printed page)",
+    "page_n": "page: questions judged",
+    "page_no_truth": "page: evidence not in truth",
+    "page_no_hit": "page: no passage holds evidence",
 }
+COUNTS = ("n", "n_answerable", "page_n", "page_no_truth", "page_no_hit")
 SYSTEM_METRICS = [
     "hit_at_1",
     "hit_at_k",
@@ -89,6 +96,8 @@ def render_summary(report: dict[str, Any], main: str) -> str:
         parts.append(_systems_table(report["systems"]))
     if report.get("diff"):
         parts.append(_diff_section(report["diff"], main))
+    if report["meta"].get("truth"):
+        parts.append(_page_table(report["systems"][main]))
     parts.append(_failure_table(report["systems"][main]))
     return "\n\n".join(parts) + "\n"
 
@@ -105,6 +114,7 @@ def _header(meta: dict[str, Any]) -> str:
             f"chunks {s.get('chunk_chars')}/{s.get('chunk_overlap')} chars; dense={s.get('use_dense')}, "
             f"bm25={s.get('use_bm25')}; answer mode `{s.get('answer_mode', 'extractive')}`; "
             f"reranker `{s.get('reranker')}`",
+            *([f"- printed pages judged against `{meta['truth']}`"] if meta.get("truth") else []),
             *(["", "Skipped metrics (labels missing in the question file):"] if meta.get("skipped") else []),
             *(f"- {line}" for line in meta.get("skipped", [])),
         ]
@@ -191,6 +201,22 @@ def _diff_section(diff: dict[str, Any], main: str) -> str:
     return "\n".join(lines)
 
 
+def _page_table(system: dict[str, Any]) -> str:
+    """The questions whose first evidence-holding passage shows the wrong printed pages."""
+    wrong = [r for r in system["questions"] if r.get("page", {}).get("verdict") == "wrong"]
+    lines = [
+        f"## Wrong pages: {system['label']} ({len(wrong)})",
+        "",
+        "| id | evidence on pages | passage pages | passage rank |",
+        "|---|---|---|---:|",
+    ]
+    for r in wrong:
+        page = r["page"]
+        shown = page_label(*page["chunk_pages"]) if page.get("chunk_pages") else "none"
+        lines.append(f"| {r['id']} | {', '.join(map(str, page['true_pages']))} | {shown} | {page['rank']} |")
+    return "\n".join(lines)
+
+
 def _failure_table(system: dict[str, Any]) -> str:
     failed = [r for r in system["questions"] if not r["passed"]]
     lines = [
@@ -208,7 +234,7 @@ def _failure_table(system: dict[str, Any]) -> str:
 def _fmt_delta(old: Any, new: Any, name: str) -> str:
     if not (isinstance(old, int | float) and isinstance(new, int | float)):
         return ""
-    return f"{new - old:+.0f}" if name.startswith("latency_") or name == "n" else f"{new - old:+.3f}"
+    return f"{new - old:+.0f}" if name.startswith("latency_") or name in COUNTS else f"{new - old:+.3f}"
 
 
 def _label(name: str) -> str:
@@ -223,7 +249,7 @@ def _fmt(value: Any, name: str) -> str:
         return "–"
     if name.startswith("latency_"):
         return f"{value:.0f}"
-    if name in ("n", "n_answerable"):
+    if name in COUNTS:
         return str(value)
     return f"{value:.3f}"
 
@@ -255,7 +281,8 @@ def render_splits(reports: dict[str, dict[str, Any]], main: str) -> str:
         header,
         "|---|" + "---:|" * (len(names) * len(DIFF_GROUPS)),
     ]
-    for metric in SPLIT_METRICS:
+    paged = any("page_accuracy" in reports[n]["systems"][main]["metrics"].get("overall", {}) for n in names)
+    for metric in SPLIT_METRICS + (["page_accuracy"] if paged else []):
         cells = []
         for n in names:
             m = reports[n]["systems"][main]["metrics"]
@@ -265,4 +292,47 @@ def render_splits(reports: dict[str, dict[str, Any]], main: str) -> str:
     if any(v is not None for v in conv):
         cells = [c for v in conv for c in (_fmt(v, "follow_up_accuracy"), "", "")]
         lines.append("| follow-up accuracy (conversations) | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+# (group, metric) rows of the parity table (eval/parity.py), in order.
+PARITY_ROWS = [
+    ("zh", "hit_at_k"),
+    ("en", "hit_at_k"),
+    ("overall", "hit_at_k"),
+    ("overall", "answer_accuracy"),
+    ("overall", "unanswerable_abstention_rate"),
+    ("overall", "false_abstention_rate"),
+    ("overall", "citation_precision"),
+    ("overall", "page_accuracy"),
+]
+
+
+def _group_value(breakdown: dict[str, dict[str, Any]], group: str, metric: str) -> Any:
+    return breakdown.get(group, {}).get(metric)
+
+
+def render_parity(name: str, text: dict[str, dict[str, Any]], other: dict[str, dict[str, Any]], corpus: Path) -> str:
+    """One Markdown table: text | other | Δ per row, with the page counts under it."""
+    lines = [
+        f"# Parity on {name}: corpus/ (text) vs {corpus}",
+        "",
+        "| metric | text | " + f"{corpus.name} | Δ |",
+        "|---|---:|---:|---:|",
+    ]
+    for group, metric in PARITY_ROWS:
+        a, b = _group_value(text, group, metric), _group_value(other, group, metric)
+        delta = f"{b - a:+.3f}" if a is not None and b is not None else ""
+        cells = ["n/a" if v is None and metric == "page_accuracy" else _fmt(v, metric) for v in (a, b)]
+        prefix = "" if group == "overall" else f"{group}: "
+        lines.append(f"| {prefix}{_label(metric)} | {cells[0]} | {cells[1]} | {delta} |")
+    o = other.get("overall", {})
+    if o.get("page_accuracy") is not None or o.get("page_n") is not None:
+        lines += [
+            "",
+            f"Page accuracy over {o.get('page_n')} questions; no truth page for {o.get('page_no_truth')}, "
+            f"no passage holding the evidence in the top k for {o.get('page_no_hit')}.",
+        ]
+    else:
+        lines += ["", f"Page accuracy n/a: no truth file (give --truth or put {corpus}/truth.json)."]
     return "\n".join(lines) + "\n"

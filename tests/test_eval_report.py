@@ -61,3 +61,19 @@ def test_the_summary_warns_when_runs_used_different_k_and_lists_failures() -> No
     assert "| overall.answer_accuracy | 0.500 | 0.750 | +0.250 |" in text
     assert "| zh-001 | 问题 zh-001 | answer lacks 20% |" in text
     assert "| zh-002 |" not in text.split("## Failures")[1]
+
+
+def test_the_summary_lists_wrong_pages_when_a_page_truth_was_given() -> None:
+    rows = [
+        row("zh-001", True, ["a:0"])
+        | {"page": {"verdict": "wrong", "true_pages": [132, 133], "chunk_pages": [131, 131], "rank": 2}},
+        row("zh-002", True, ["a:5"])
+        | {"page": {"verdict": "right", "true_pages": [132], "chunk_pages": [132, 132], "rank": 1}},
+    ]
+    new = report(rows, 1.0)
+    assert "Wrong pages" not in render_summary(new, "rag")
+    new["meta"]["truth"] = "build/pdf-fixtures/mixed/truth.json"
+    text = render_summary(new, "rag")
+    assert "printed pages judged against `build/pdf-fixtures/mixed/truth.json`" in text
+    assert "| zh-001 | 132, 133 | 131 | 2 |" in text
+    assert "| zh-002 |" not in text.split("## Wrong pages")[1].split("## Failures")[0]
