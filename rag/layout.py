@@ -32,11 +32,15 @@ MIN_COLUMN_ROWS = 5
 MIN_COLUMN_SHARE = 0.2
 # A new paragraph starts after a vertical gap this many times the usual line pitch.
 PARAGRAPH_GAP_RATIO = 1.45
+# A line ending this many ems short of its column's right margin ends its paragraph.
+SHORT_LINE_EMS = 2.5
 
 _BOLD = re.compile(r"bold|black|heavy|semibold|demi", re.I)
 _DIGITS = re.compile(r"\d+")
 _DOI_TEXT = re.compile(r"10\.\d{4,9}/\S+")
 _MARKER = re.compile(r"^[\d*†‡§,，]+$")
+# The heading of a reference list (set small, it is still a section, not footnotes).
+_REFERENCE_HEADING = re.compile(r"^\W*(参\s*考\s*文\s*献|references|bibliography|works cited|literature cited)\W*$", re.I)
 _HEADING_END = re.compile(r"[。，；、,;：:]$")
 
 
@@ -388,8 +392,8 @@ def body_size(lines: Sequence[Line]) -> float:
 def split_footnotes(lines: Sequence[Line], body: float) -> tuple[list[Line], list[Line]]:
     """(text lines, footnote lines). Footnotes are runs of small-type lines at the bottom of a
     column (the next line in reading order is higher up the page, or there is none): the foot of
-    the page, or of the left column in two-column pages. Small type under a heading is a section
-    set small (a reference list), and a run that fills much of the page is text too."""
+    the page, or of the left column in two-column pages. Small type under a reference-list
+    heading is that list, and a run that fills much of the page is text too."""
     text: list[Line] = []
     notes: list[Line] = []
     i = 0
@@ -403,7 +407,7 @@ def split_footnotes(lines: Sequence[Line], body: float) -> tuple[list[Line], lis
             j += 1
         run = lines[i:j]
         at_foot = j == len(lines) or lines[j].top < run[0].top
-        below_text = i > 0 and run[0].top > lines[i - 1].bottom and not is_heading_line(lines[i - 1], body)
+        below_text = i > 0 and run[0].top > lines[i - 1].bottom and not _REFERENCE_HEADING.match(lines[i - 1].text)
         if at_foot and below_text and len(run) <= MAX_FOOTNOTE_SHARE * len(lines):
             notes.extend(run)
         else:
@@ -425,6 +429,7 @@ def paragraphs(lines: Sequence[Line], body: float) -> list[Paragraph]:
     ]
     pitch = statistics.median(pitches) if pitches else 1.3 * body
     left = _column_lefts(lines)
+    right = _column_rights(lines)
 
     def flush(role: str = "text") -> None:
         if current:
@@ -445,9 +450,11 @@ def paragraphs(lines: Sequence[Line], body: float) -> list[Paragraph]:
             gap = ln.top - prev.top
             column_break = gap < 0 or abs(ln.x0 - prev.x0) > 0.3 * (ln.x1 - ln.x0 + 1) and gap > 3 * pitch
             indented = ln.x0 - _nearest_left(left, ln.x0) > 0.8 * ln.size
-            if not column_break and (gap > PARAGRAPH_GAP_RATIO * pitch or indented):
+            # Justified text fills its column to the right edge but for a paragraph's last line.
+            ended = _nearest_right(right, prev.x1) - prev.x1 > SHORT_LINE_EMS * prev.size
+            if not column_break and (gap > PARAGRAPH_GAP_RATIO * pitch or indented or ended):
                 flush()
-            elif column_break and indented:
+            elif column_break and (indented or ended):
                 flush()
         current.append(ln)
         prev = ln
@@ -478,6 +485,24 @@ def _column_lefts(lines: Sequence[Line]) -> list[float]:
         if all(abs(x - y) > 20 for y in lefts):
             lefts.append(float(x))
     return lefts or [min((ln.x0 for ln in lines), default=0.0)]
+
+
+def _column_rights(lines: Sequence[Line]) -> list[float]:
+    """Right margins of the text columns: the x1 most lines end at (justified text)."""
+    counts = Counter(round(ln.x1) for ln in lines)
+    rights: list[float] = []
+    for x, n in counts.most_common():
+        if n < max(3, 0.15 * len(lines)):
+            break
+        if all(abs(x - y) > 20 for y in rights):
+            rights.append(float(x))
+    return rights or [max((ln.x1 for ln in lines), default=0.0)]
+
+
+def _nearest_right(rights: Sequence[float], x: float) -> float:
+    """The right margin of the column a line ending at x belongs to."""
+    above = [y for y in rights if y >= x - 1]
+    return min(above) if above else max(rights)
 
 
 def _nearest_left(lefts: Sequence[float], x: float) -> float:

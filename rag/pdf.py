@@ -33,6 +33,10 @@ MIN_TEXT_CHARS = 20
 # offset between printed number and page index.
 MIN_OFFSET_AGREEMENT = 0.5
 
+NOT_LANGUAGE = "text is not language"
+NO_TEXT_LAYER = "no text layer (a scanned page)"
+OCR_HINT = "index with --ocr (or RAG_OCR=1) to read it by OCR"
+
 ProgressFn = Callable[[int, int], None]  # (pages done, pages in the file)
 
 
@@ -84,8 +88,8 @@ def read_pdf(path: Path, doc_id: str, *, ocr: bool = False, progress: ProgressFn
         if r.problem:
             warnings.append(f"{path.name} page {r.index}: {r.problem}")
     if not usable:
-        reasons = Counter(r.problem for r in reads)
-        raise CorpusError(f"{path.name}: no readable text ({'; '.join(f'{n} pages: {p}' for p, n in reasons.items())})")
+        first = next(r.problem for r in reads if r.problem)
+        raise CorpusError(f"{path.name}: no readable text on any of its {len(reads)} pages: page 1: {first}")
     rows = [layout.page_rows(r.words) for r in usable]
     running = layout.running_bands([layout.band_candidates(rw, r.height) for rw, r in zip(rows, usable, strict=True)])
     layouts = [layout.layout_page(r.index, rw, r.width, r.height, running) for rw, r in zip(rows, usable, strict=True)]
@@ -214,39 +218,35 @@ def _extract(path: Path, pdf, *, ocr: bool, progress: ProgressFn | None) -> list
                 if problem:
                     retry = _pdfium_page(pdf, i)
                     again = verdict(" ".join(w.text for w in retry.words)) if retry.words else "no text"
-                    read = (
-                        retry
-                        if again is None
-                        else _Read(
+                    if again is None:
+                        read = retry
+                    elif ocr:
+                        read = _ocr(pdf, read, f"text is not language ({problem}) and OCR found none")
+                    else:
+                        read = _Read(
                             read.index,
                             read.width,
                             read.height,
                             [],
                             "pdfplumber",
-                            f"text is not language ({problem}); skipped",
+                            f"{NOT_LANGUAGE} ({problem}); fonts without a Unicode map? {OCR_HINT}",
                         )
-                    )
             if read.problem is None and sum(len(w.text) for w in read.words) < MIN_TEXT_CHARS and read.images:
                 if ocr:
-                    from .ocr import ocr_page
-
-                    words = ocr_page(pdf, i)
-                    read = _Read(
-                        read.index, read.width, read.height, words, "ocr", None if words else "no text found by OCR"
-                    )
+                    read = _ocr(pdf, read, "no text found by OCR")
                 else:
-                    read = _Read(
-                        read.index,
-                        read.width,
-                        read.height,
-                        [],
-                        "pdfplumber",
-                        "no text layer (a scanned page); index with --ocr to read it",
-                    )
+                    read = _Read(read.index, read.width, read.height, [], "pdfplumber", f"{NO_TEXT_LAYER}; {OCR_HINT}")
             reads.append(read)
             if progress:
                 progress(i + 1, total)
     return reads
+
+
+def _ocr(pdf, read: _Read, problem: str) -> _Read:  # type: ignore[no-untyped-def]
+    from .ocr import ocr_page
+
+    words = ocr_page(pdf, read.index - 1)
+    return _Read(read.index, read.width, read.height, words, "ocr", None if words else problem)
 
 
 def _plumber_page(index: int, page) -> _Read:  # type: ignore[no-untyped-def]
