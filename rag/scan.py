@@ -185,7 +185,7 @@ class _Reader:
 
         def on_page(done: int, total: int) -> None:
             nonlocal pages
-            if pages is None and total >= PAGE_BAR_MIN:
+            if pages is None and (total >= PAGE_BAR_MIN or self.ocr):  # OCR takes seconds a page
                 pages = Progress(f"reading {path.name}", total, bar=self.bar, unit="page")
             if pages is not None:
                 pages.update(done - pages.done)

@@ -148,6 +148,8 @@ class Citation:
             "sentence": self.sentence,
             "key": self.key,
             "doi": self.doi,
+            "source": self.source,
+            "pdf_page": self.pdf_page,
         }
 
 

@@ -481,8 +481,18 @@ def launch_options() -> dict[str, Any]:
     }
 
 
-def launch(demo: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = 7860, **kwargs: Any) -> Any:
-    """`demo.launch` with the page's theme, CSS and script; extra keyword arguments pass through."""
+def launch(
+    demo: gr.Blocks,
+    *,
+    host: str = "127.0.0.1",
+    port: int | None = 7860,
+    corpus_dir: Path | str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """`demo.launch` with the page's theme, CSS and script; extra keyword arguments pass through.
+    `corpus_dir` is served read-only so that a citation can open its PDF at the cited page."""
+    if corpus_dir is not None:
+        kwargs["allowed_paths"] = [*kwargs.get("allowed_paths", ()), str(Path(corpus_dir).resolve())]
     options = {
         "server_name": host,
         "server_port": port,
@@ -505,7 +515,7 @@ def serve(settings: rag.Settings | None = None, host: str = "127.0.0.1", port: i
     assistant.warm_up()
     demo = build_demo(assistant)  # a re-index reloads with assistant.settings
     # The corpus folder is served so that a citation can open its PDF at the cited page.
-    launch(demo, host=host, port=port, allowed_paths=[str(Path(settings.corpus_dir).resolve())])
+    launch(demo, host=host, port=port, corpus_dir=settings.corpus_dir)
     return 0
 
 
