@@ -37,7 +37,7 @@ TIMEOUT_PER_PAGE = 0.5  # ... plus this much per page, so a 400-page book is not
 # A "*" takes every PDF under that folder except figures and sample graphics.
 DOC = "usr/share/doc/texlive-doc/"
 PACKAGES: dict[str, list[str]] = {
-    "texlive-lang-chinese": [DOC + "*"],
+    "texlive-lang-chinese": [DOC + "*", DOC + "latex/texproposal/figures/pubfig0.pdf"],  # + PowerPoint
     "texlive-lang-cjk": [DOC + "*"],
     "texlive-latex-base-doc": [
         DOC + "latex/hyperref/paper.pdf",  # a 1990s conference paper, pdfeTeX
@@ -65,7 +65,7 @@ PACKAGES: dict[str, list[str]] = {
     ],
     "gnuplot-doc": ["usr/share/doc/gnuplot/gnuplot.pdf"],  # 311 pages
     "octave-doc": ["usr/share/doc/octave/refcard-a4.pdf", "usr/share/doc/octave/liboctave.pdf"],
-    "r-doc-pdf": ["usr/share/doc/r-doc-pdf/manual/R-intro.pdf", "usr/share/doc/r-doc-pdf/manual/R-FAQ.pdf"],
+    "r-doc-pdf": ["usr/share/R/doc/manual/R-intro.pdf", "usr/share/R/doc/manual/R-FAQ.pdf"],
     "libtasn1-doc": ["usr/share/doc/libtasn1-doc/libtasn1.pdf"],  # Texinfo
     "shared-mime-info": ["usr/share/doc/shared-mime-info/shared-mime-info-spec.pdf"],  # DocBook
 }

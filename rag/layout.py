@@ -25,6 +25,7 @@ MAX_FOOTNOTE_SHARE = 0.4  # footnotes take less than this share of a page's line
 MARKER_SIZE_RATIO = 0.8
 # Header/footer bands: the first and last lines within this fraction of the page height.
 BAND_FRACTION = 0.2
+RUNNING_MIN_PAGES = 4
 # A column gutter: a gap between words near the middle of the page that at least
 # MIN_COLUMN_ROWS rows and MIN_COLUMN_SHARE of all rows share (find_gutter).
 MIN_GUTTER = 5.0  # points: a gutter is at least this wide (LaTeX's default \columnsep is 10 pt)
@@ -350,11 +351,12 @@ def band_key(text: str) -> str:
 def running_bands(candidates: Sequence[Sequence[str]]) -> set[str]:
     """Keys (band_key) of band lines (band_candidates, per page) that repeat on enough pages to
     be a running header or footer: 40 % of the pages (odd and even pages may differ), at least
-    two. A band line that is only a page number is always one."""
+    two, and RUNNING_MIN_PAGES suffice in a long document (a book's header names its chapter). A
+    band line that is only a page number is always one."""
     counts: Counter[str] = Counter()
     for keys in candidates:
         counts.update(set(keys))
-    need = max(2, int(0.4 * len(candidates) + 0.999))
+    need = max(2, min(RUNNING_MIN_PAGES, int(0.4 * len(candidates) + 0.999)))
     return {key for key, n in counts.items() if n >= need or re.fullmatch(r"[#\-–—\s]*", key)}
 
 

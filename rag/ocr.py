@@ -6,6 +6,8 @@ seconds per page on 2 cores (bench/bench_pdf.py prints pages/s)."""
 from __future__ import annotations
 
 import logging
+import statistics
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -20,6 +22,8 @@ OCR_DPI = 150
 BOX_TO_FONT = 0.85
 # Lines recognised with less confidence than this are dropped (noise, stamps, figure marks).
 MIN_CONFIDENCE = 0.5
+# OCR line heights within this share of the page's typical height are the body size.
+SAME_SIZE = 0.2
 
 
 @lru_cache(maxsize=1)
@@ -49,4 +53,14 @@ def ocr_page(pdf: Any, i: int) -> list[Word]:
         height = max(ys) - min(ys)
         words.append(Word(str(text), min(xs), max(xs), min(ys), max(ys), BOX_TO_FONT * height))
     logger.debug("OCR page %d: %d lines", i + 1, len(words))
-    return words
+    return _snap_sizes(words)
+
+
+def _snap_sizes(words: list[Word]) -> list[Word]:
+    """Box heights vary with the glyphs in a line (brackets, descenders): lines within
+    SAME_SIZE of the page's typical height get that height, so that only real differences
+    (a title, a heading) read as larger type."""
+    if not words:
+        return words
+    typical = statistics.median(w.size for w in words)
+    return [replace(w, size=typical) if abs(w.size - typical) <= SAME_SIZE * typical else w for w in words]

@@ -328,11 +328,12 @@ def _printed_numbers(layouts: Sequence[PageLayout], labels: list[str], total: in
         found = set(layout.page_numbers_in_bands(p))
         if found:
             seen += 1
-            offsets.update({n - p.index for n in found if n >= p.index - 1})
+            offsets.update({n - p.index for n in found if n > 0})
     if offsets:
         offset, agree = offsets.most_common(1)[0]
         if agree >= max(2, MIN_OFFSET_AGREEMENT * seen) or (len(layouts) == 1 and agree == 1):
-            return {i: i + offset for i in range(1, total + 1)}
+            # Pages before the first numbered one (roman front matter) have no number to show.
+            return {i: i + offset for i in range(1, total + 1) if i + offset >= 1}
     if labels:  # roman front matter then arabic: keep the arabic ones
         return {i + 1: int(lbl) for i, lbl in enumerate(labels) if lbl.isdigit()}
     return {i: i for i in range(1, total + 1)}

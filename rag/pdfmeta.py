@@ -84,10 +84,10 @@ def _title_lines(head: Sequence[Line], body: float) -> list[Line]:
     if not candidates:
         return []
     size = max(ln.size for ln in candidates)
-    start = next(i for i, ln in enumerate(head) if ln.size == size)
+    start = next(i for i, ln in enumerate(head) if abs(ln.size - size) <= max(0.5, 0.12 * size))
     out = [head[start]]
     for ln in head[start + 1 :]:
-        if abs(ln.size - size) > 0.5 or len(out) >= 4:
+        if abs(ln.size - size) > max(0.5, 0.12 * size) or len(out) >= 4:  # OCR'd sizes vary
             break
         out.append(ln)
     return out
