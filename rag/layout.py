@@ -41,7 +41,9 @@ _DIGITS = re.compile(r"\d+")
 _DOI_TEXT = re.compile(r"10\.\d{4,9}/\S+")
 _MARKER = re.compile(r"^[\d*†‡§,，]+$")
 # The heading of a reference list (set small, it is still a section, not footnotes).
-_REFERENCE_HEADING = re.compile(r"^\W*(参\s*考\s*文\s*献|references|bibliography|works cited|literature cited)\W*$", re.I)
+_REFERENCE_HEADING = re.compile(
+    r"^\W*(参\s*考\s*文\s*献|references|bibliography|works cited|literature cited)\W*$", re.I
+)
 _HEADING_END = re.compile(r"[。，；、,;：:]$")
 
 
