@@ -34,6 +34,8 @@ class Settings:
     include_references: bool = False
     # Read PDF pages that have no text layer (scans) by OCR (rag/ocr.py): seconds per page.
     ocr: bool = False
+    # Which library reads a PDF's words first: "pdfplumber" (default) or "pdfium" (faster).
+    pdf_extractor: str = "pdfplumber"
     reranker: str | None = None
     max_question_chars: int = 2000
     # A JSON file of Tuning values to use instead of the shipped ones (rag/tuning.py); "" = shipped.

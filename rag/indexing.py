@@ -93,7 +93,9 @@ def _build(settings: Settings, rebuild: bool, progress: bool) -> BuildReport:
     started = time.perf_counter()
     old = None if rebuild else _reusable(settings)
     catalog = load_catalog(settings.corpus_dir)
-    found = scan(settings.corpus_dir, old, catalog, progress=progress, ocr=settings.ocr)
+    found = scan(
+        settings.corpus_dir, old, catalog, progress=progress, ocr=settings.ocr, pdf_extractor=settings.pdf_extractor
+    )
     if old is not None and _nothing_changed(old, found, catalog):
         return _report(found, old, {"chunks": 0, "sentences": 0}, (), settings, started, {})
     old_by_doc = _chunks_by_doc(old) if old else {}

@@ -645,17 +645,19 @@ def read_paper(
     doc_id: str | None = None,
     ocr: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    pdf_extractor: str = "pdfplumber",
 ) -> CleanPaper:
     """One file -> cleaned paper, under `doc_id` (see document_ids; the file stem unless given).
     Its catalog entry is the one under that id. PDFs are read with their layout (rag/pdf.py);
-    `ocr`: read pages without a text layer by OCR; `progress(pages done, pages)` for long files.
+    `ocr`: read pages without a text layer by OCR; `progress(pages done, pages)` for long files;
+    `pdf_extractor`: "pdfplumber" or "pdfium" (rag/pdf.py: read_pdf).
     Raises CorpusError when the file cannot be used; unreadable pages of a PDF are warned about."""
     doc_id = doc_id or path.stem
     found = None
     if path.suffix.lower() == ".pdf":
         from .pdf import read_pdf
 
-        pdf = read_pdf(path, doc_id, ocr=ocr, progress=progress)
+        pdf = read_pdf(path, doc_id, ocr=ocr, progress=progress, extractor=pdf_extractor)
         for warning in pdf.warnings:
             logger.warning("%s", warning)
         pages = list(pdf.pages)

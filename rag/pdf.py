@@ -72,14 +72,29 @@ class _Read:
     images: bool = False
 
 
-def read_pdf(path: Path, doc_id: str, *, ocr: bool = False, progress: ProgressFn | None = None) -> PdfText:
+EXTRACTORS = ("pdfplumber", "pdfium")
+
+
+def read_pdf(
+    path: Path,
+    doc_id: str,
+    *,
+    ocr: bool = False,
+    progress: ProgressFn | None = None,
+    extractor: str = "pdfplumber",
+) -> PdfText:
     """Read one PDF. Raises CorpusError (naming the file and what to do) when it is encrypted,
-    damaged or yields no readable text; pages that cannot be read are skipped with a warning."""
+    damaged or yields no readable text; pages that cannot be read are skipped with a warning.
+    `extractor`: which library reads the words first ("pdfplumber": every body sentence of the
+    fixtures whole; "pdfium": 2-3x faster, a few sentences split; bench/bench_pdf.py); the other
+    is the fallback for a page whose text is not language."""
+    if extractor not in EXTRACTORS:
+        raise CorpusError(f"Unknown PDF extractor {extractor!r}; use one of {', '.join(EXTRACTORS)}")
     pdf = _open_pdfium(path)
     try:
         labels = _page_labels(pdf)
         info_title = _info_title(pdf)
-        reads = _extract(path, pdf, ocr=ocr, progress=progress)
+        reads = _extract(path, pdf, ocr=ocr, progress=progress, first=extractor)
     finally:
         pdf.close()
     warnings: list[str] = []
@@ -194,7 +209,7 @@ def _info_title(pdf) -> str | None:  # type: ignore[no-untyped-def]
 # ---------------------------------------------------------------- extraction
 
 
-def _extract(path: Path, pdf, *, ocr: bool, progress: ProgressFn | None) -> list[_Read]:  # type: ignore[no-untyped-def]
+def _extract(path: Path, pdf, *, ocr: bool, progress: ProgressFn | None, first: str) -> list[_Read]:  # type: ignore[no-untyped-def]
     try:
         import pdfplumber
     except ImportError as exc:  # pragma: no cover - a core dependency
@@ -210,13 +225,13 @@ def _extract(path: Path, pdf, *, ocr: bool, progress: ProgressFn | None) -> list
         total = len(doc.pages)
         for i, page in enumerate(doc.pages):
             try:
-                read = _plumber_page(i + 1, page)
+                read = _plumber_page(i + 1, page) if first == "pdfplumber" else _pdfium_page(pdf, i)
             except Exception as exc:  # noqa: BLE001 - one damaged page must not lose the others
-                read = _Read(i + 1, float(page.width), float(page.height), [], "pdfplumber", f"unreadable ({exc})")
+                read = _Read(i + 1, float(page.width), float(page.height), [], first, f"unreadable ({exc})")
             if read.problem is None and read.words:
                 problem = verdict(" ".join(w.text for w in read.words))
                 if problem:
-                    retry = _pdfium_page(pdf, i)
+                    retry = _pdfium_page(pdf, i) if first == "pdfplumber" else _plumber_page(i + 1, page)
                     again = verdict(" ".join(w.text for w in retry.words)) if retry.words else "no text"
                     if again is None:
                         read = retry

@@ -85,7 +85,13 @@ PAGE_BAR_MIN = 30
 
 
 def scan(
-    corpus_dir: Path, old: IndexData | None, catalog: dict[str, dict[str, object]], *, progress: bool, ocr: bool = False
+    corpus_dir: Path,
+    old: IndexData | None,
+    catalog: dict[str, dict[str, object]],
+    *,
+    progress: bool,
+    ocr: bool = False,
+    pdf_extractor: str = "pdfplumber",
 ) -> Scan:
     previous = previous_files(old.manifest) if old else {}
     paths = corpus_files(corpus_dir)
@@ -95,7 +101,9 @@ def scan(
     skipped: list[str] = []
     with Progress("reading files", len(paths), bar=progress, unit="file") as bar:
         for path in paths:
-            item = _look(path, ids[path], previous.get(path.name), old, catalog, skipped, _Reader(ocr, progress))
+            item = _look(
+                path, ids[path], previous.get(path.name), old, catalog, skipped, _Reader(ocr, progress, pdf_extractor)
+            )
             if item is not None:
                 found.append(item)
             bar.update()
@@ -105,7 +113,9 @@ def scan(
             "%s is a copy of %s (the same text); not indexed, so its passages do not repeat", copy.path.name, original
         )
     readable = [
-        f for f in (_read_if_needed(f, catalog, skipped, _Reader(ocr, progress)) for f in papers) if f is not None
+        f
+        for f in (_read_if_needed(f, catalog, skipped, _Reader(ocr, progress, pdf_extractor)) for f in papers)
+        if f is not None
     ]
     present = {p.name for p in paths}
     removed = sorted(n for n, e in previous.items() if e.copy_of is None and n not in present)
@@ -179,6 +189,7 @@ class _Reader:
 
     ocr: bool
     bar: bool
+    extractor: str = "pdfplumber"
 
     def read(self, path: Path, catalog: dict[str, dict[str, object]], doc_id: str) -> CleanPaper:
         pages: Progress | None = None
@@ -191,7 +202,9 @@ class _Reader:
                 pages.update(done - pages.done)
 
         try:
-            return read_paper(path, catalog, doc_id=doc_id, ocr=self.ocr, progress=on_page)
+            return read_paper(
+                path, catalog, doc_id=doc_id, ocr=self.ocr, progress=on_page, pdf_extractor=self.extractor
+            )
         finally:
             if pages is not None:
                 pages.close()
