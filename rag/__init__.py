@@ -85,6 +85,7 @@ __all__ = [
     "gbt7714",
     "generate_answer",
     "language_of",
+    "language_problem",
     "leg",
     "load",
     "markdown_for_writing",
@@ -112,6 +113,7 @@ if TYPE_CHECKING:
     from .generate import GeneratedAnswerer, LLMSettings, generate_answer, stream_answer
     from .indexing import BuildReport, build_index
     from .ingest import read_paper
+    from .legible import verdict as language_problem
     from .legs import LEGS, Leg, leg
     from .pipeline import Assistant, load, open_or_build
     from .provision import ensure_models, provision_e5
@@ -150,6 +152,7 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "stream_answer": "generate",
     "term_coverage": "verify",
     "check_citations": ("verify", "verify"),
+    "language_problem": ("legible", "verdict"),
 }
 
 

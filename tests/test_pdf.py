@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import rag
-from rag.legible import verdict
+from rag import language_problem as verdict
 
 MIXED_IDS = [
     "000_0ea6e26401eae5d1",
