@@ -185,12 +185,23 @@ def _in_child(path: Path) -> dict[str, object]:
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"file": path.name, "pages": _pages(path), "outcome": "timeout", "seconds": timeout,
-                "error": f"no result after {timeout:.0f} s"}
+        return {
+            "file": path.name,
+            "pages": _pages(path),
+            "outcome": "timeout",
+            "seconds": timeout,
+            "error": f"no result after {timeout:.0f} s",
+        }
     lines = done.stdout.strip().splitlines()
     if done.returncode or not lines:  # the child died: a segfault, out of memory, an exit
-        return {"file": path.name, "pages": _pages(path), "outcome": "crash", "seconds": time.perf_counter() - started,
-                "error": f"child exited {done.returncode}", "traceback": done.stderr[-3000:]}
+        return {
+            "file": path.name,
+            "pages": _pages(path),
+            "outcome": "crash",
+            "seconds": time.perf_counter() - started,
+            "error": f"child exited {done.returncode}",
+            "traceback": done.stderr[-3000:],
+        }
     return json.loads(lines[-1])
 
 
@@ -236,19 +247,25 @@ def totals(rows: list[dict[str, object]]) -> str:
     skipped = files(lambda r: r["outcome"] == "skipped")
     crashed = files(lambda r: r["outcome"] in ("crash", "timeout"))
     garbled = files(lambda r: float(r.get("mojibake", 0)) > 0)
-    junk = [f"{r['file']} ({why}: {r.get('title', '')!r})" for r in rows if r["outcome"] == "ok"
-            and (why := junk_title(r, Path(str(r["file"])).stem))]
+    junk = [
+        f"{r['file']} ({why}: {r.get('title', '')!r})"
+        for r in rows
+        if r["outcome"] == "ok" and (why := junk_title(r, Path(str(r["file"])).stem))
+    ]
     pages = sum(int(r["pages"]) for r in rows if r["outcome"] == "ok")
     seconds = sum(float(r["seconds"]) for r in rows if r["outcome"] == "ok")
-    return "\n".join([
-        f"files: {len(rows)}; ok {len(ok)}, skipped with a clear error {len(skipped)}, "
-        f"crashed or timed out {len(crashed)} (bugs), with mojibake {len(garbled)}, junk title (flagged) {len(junk)}",
-        f"read {pages} pages in {seconds:.0f} s: {pages / seconds if seconds else 0:.1f} pages/s overall",
-        "crashed: " + (", ".join(crashed) or "none"),
-        "skipped: " + (", ".join(skipped) or "none"),
-        "mojibake: " + (", ".join(garbled) or "none"),
-        "junk titles (flagged; judge the rest by eye): " + ("; ".join(junk) or "none"),
-    ])
+    return "\n".join(
+        [
+            f"files: {len(rows)}; ok {len(ok)}, skipped with a clear error {len(skipped)}, "
+            f"crashed or timed out {len(crashed)} (bugs), with mojibake {len(garbled)}, "
+            f"junk title (flagged) {len(junk)}",
+            f"read {pages} pages in {seconds:.0f} s: {pages / seconds if seconds else 0:.1f} pages/s overall",
+            "crashed: " + (", ".join(crashed) or "none"),
+            "skipped: " + (", ".join(skipped) or "none"),
+            "mojibake: " + (", ".join(garbled) or "none"),
+            "junk titles (flagged; judge the rest by eye): " + ("; ".join(junk) or "none"),
+        ]
+    )
 
 
 def sweep(folder: Path, jobs: int) -> int:
