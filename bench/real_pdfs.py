@@ -9,7 +9,7 @@ pdfTeX, LuaTeX, XeTeX, dvipdfmx, Ghostscript, Acrobat Distiller, Quartz, ConTeXt
 Each file is read by `rag.read_paper` in a child process with a time limit, so a hang or a crash
 costs one row, not the sweep. A row: pages, seconds, pages/s, outcome (ok / skipped: the
 CorpusError / crash: the exception / timeout), title, authors, languages, the share of the text
-whose 2,000-character windows `rag.legible.verdict` judges not language (mojibake), chunks, and
+whose 2,000-character windows `rag.language_problem` judges not language (mojibake), chunks, and
 where each metadata field came from. Titles that look like junk (the file stem, a page number,
 a date, "Contents", a running header...) are flagged for a person to judge. The table goes to
 stdout and to <folder>/report.md, the details (tracebacks, samples) to <folder>/report.json.
@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 DEFAULT_FOLDER = Path("build/real-pdfs")
-MOJIBAKE_WINDOW = 2000  # characters judged at a time by rag.legible.verdict
+MOJIBAKE_WINDOW = 2000  # characters judged at a time by rag.language_problem
 BASE_TIMEOUT = 120.0  # seconds per file ...
 TIMEOUT_PER_PAGE = 0.5  # ... plus this much per page, so a 400-page book is not cut short
 
@@ -122,7 +122,7 @@ def _pages(path: Path) -> int:
 
 def _mojibake(text: str) -> tuple[float, str, str]:
     """Share of the text in windows judged not language; the first such verdict and a sample."""
-    from rag.legible import verdict
+    from rag import language_problem as verdict
 
     bad, first, sample = 0, "", ""
     for start in range(0, len(text), MOJIBAKE_WINDOW):
