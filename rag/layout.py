@@ -23,6 +23,8 @@ FOOTNOTE_SIZE_RATIO = 0.9
 MAX_FOOTNOTE_SHARE = 0.4  # footnotes take less than this share of a page's lines
 # A superscript footnote marker is this much smaller than its line and raised above it.
 MARKER_SIZE_RATIO = 0.8
+# A word whose box shares this much of its height with a row's joins it (LaTeX's raised "A").
+ROW_OVERLAP = 0.7
 # Header/footer bands: the first and last lines within this fraction of the page height.
 BAND_FRACTION = 0.2
 RUNNING_MIN_PAGES = 4
@@ -148,7 +150,8 @@ def _rows(words: Sequence[Word]) -> list[list[Word]]:
         best, best_d = -1, float("inf")
         for i in range(len(rows) - 1, max(-1, len(rows) - 8), -1):
             d = abs(centres[i] - c)
-            if d <= 0.45 * max(w.size, 1.0) and d < best_d and _near_in_x(rows[i], w):
+            close = d <= 0.45 * max(w.size, 1.0) or _overlap(rows[i], w) >= ROW_OVERLAP
+            if close and d < best_d and _near_in_x(rows[i], w):
                 best, best_d = i, d
         if best < 0:
             rows.append([w])
@@ -172,6 +175,13 @@ def _rows(words: Sequence[Word]) -> list[list[Word]]:
             centres.append(c)
     rows = [_drop_markers(r) for r in rows]
     return sorted((r for r in rows if r), key=lambda r: min(w.top for w in r))
+
+
+def _overlap(row: Sequence[Word], w: Word) -> float:
+    """How much of the word's height the row's first word shares (a raised logo letter: most)."""
+    x = row[0]
+    shared = min(x.bottom, w.bottom) - max(x.top, w.top)
+    return max(shared, 0.0) / max(min(x.bottom - x.top, w.bottom - w.top), 1e-6)
 
 
 def _centre(w: Word) -> float:

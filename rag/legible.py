@@ -18,13 +18,16 @@ MAX_BAD_CODEPOINTS = 0.02  # U+FFFD, private use, unassigned, control characters
 MAX_FOREIGN_LETTERS = 0.10  # letters outside the scripts of Chinese and Western papers
 MIN_COMMON_HAN = 0.80  # Han characters among the COMMON_HAN most frequent in jieba's dictionary
 COMMON_HAN = 5000
-MIN_WORDS = 0.30  # Latin words of 3+ letters that are English words (pyspellchecker's list) ...
-MIN_PLAUSIBLE = 0.85  # ... or, failing that, that look like words of any European language
+MIN_WORDS = 0.15  # Latin words of 3+ letters that are English words (pyspellchecker's list) ...
+MIN_PLAUSIBLE = 0.6  # ... or, failing that, that look like words of any European language
+MIN_KANA = 0.1  # letters that are kana: Japanese, whose kanji are not judged by a Chinese list
 # Fewer characters than this are not judged (a page number, a one-word caption).
 MIN_JUDGED = 30
 
 _SCRIPTS = ("CJK", "LATIN", "FULLWIDTH", "HALFWIDTH", "GREEK", "CYRILLIC", "HIRAGANA", "KATAKANA", "HANGUL")
 _CID = re.compile(r"\(cid:\d+\)")
+# Code and indexes in manuals: \commands, snake_case and CamelCase names are not prose words.
+_CODE = re.compile(r"\\[A-Za-z@_:]+|\b[A-Za-z]+(?:_[A-Za-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z]*\b")
 _WORD = re.compile(r"[A-Za-z]{3,}")
 _VOWEL = re.compile(r"[aeiouy]", re.I)
 _CONSONANTS = re.compile(r"[b-df-hj-np-tv-xz]{5,}", re.I)
@@ -49,12 +52,14 @@ def verdict(text: str) -> str | None:
             names = ", ".join(s.lower() for s, _ in scripts.most_common(4) if s not in _SCRIPTS)
             return f"{foreign * 100 // len(letters)} % of the letters are in scripts such as {names}"
     han = [ch for ch in letters if _script(ch) == "CJK"]
-    if len(han) >= MIN_JUDGED:
+    kana = sum(1 for ch in letters if _script(ch) in ("HIRAGANA", "KATAKANA"))
+    if len(han) >= MIN_JUDGED and kana < MIN_KANA * len(letters):  # Japanese uses other kanji
         common = _common_han()
         share = sum(ch in common for ch in han) / len(han)
         if share < MIN_COMMON_HAN:
             return f"only {share:.0%} of the Chinese characters are common ones"
-    words = _WORD.findall(text)
+    words = _WORD.findall(_CODE.sub(" ", text))
+    words = [w for w in words if not w.isupper()]  # acronyms and NAMES IN CAPITALS are not judged
     if len(words) >= MIN_JUDGED // 2:
         known = _english()
         share = sum(w.lower() in known for w in words) / len(words)

@@ -6,6 +6,7 @@ each found field says where it came from."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 
 from .layout import Line
@@ -15,6 +16,8 @@ from .text import HAN_RANGES
 TITLE_SIZE_RATIO = 1.3
 # The title block is within the first lines of page 1.
 TITLE_SEARCH_LINES = 12
+# A title from page 1 shorter than this is a fragment when the PDF's Info has a title.
+MIN_TITLE_CHARS = 6
 
 _DOI = re.compile(r"\b(10\.\d{4,9}/[^\s,;，；]+)", re.I)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
@@ -31,6 +34,11 @@ _JOURNAL = re.compile(
 _ABSTRACT = re.compile(r"^(##\s*)?(摘\s*要|abstract|关\s*键\s*词|keywords?)\b", re.I)
 _NAME_SPLIT = re.compile(r"\s*(?:[,，、;；]|\band\b|&)\s*")
 _MARKS = re.compile(r"[\d*†‡§¹²³⁴⁵⁶⁷⁸⁹⁰,，]+$")
+_CID = re.compile(r"\(cid:\d+\)")
+_SECTION_NUMBER = re.compile(r"^\d{1,2}(\.\d{1,2})*\.?\s+\S")
+_TITLE_SCRIPTS = {"CJK", "LATIN", "GREEK", "CYRILLIC", "HIRAGANA", "KATAKANA", "HANGUL", "FULLWIDTH"}
+# Words that do not occur in personal names: "An Interactive Plotting Program" is a subtitle.
+_NOT_NAME_WORDS = {"a", "an", "the", "of", "for", "and", "in", "on", "with", "to", "from", "by", "via", "using"}
 _HAN_NAME = re.compile(rf"^[{HAN_RANGES}]{{2,4}}$")
 _LATIN_NAME = re.compile(r"^[A-Z][a-zA-Z'’\-.]*(?:\s+[A-Z][a-zA-Z'’\-.]*){1,3}$")
 
@@ -48,8 +56,13 @@ def first_page_meta(
     drop: set[int] = set()
     head = list(lines[:TITLE_SEARCH_LINES])
     title_lines = _title_lines(head, body)
+    title = _clean_title(_join(title_lines)) if title_lines else ""
+    if title and info_title and len(title) < MIN_TITLE_CHARS:
+        title_lines = []  # a fragment (letters set along a curve, a logo): the Info title is better
+    elif title_lines and not title:
+        title_lines = []
     if title_lines:
-        meta["title"] = _join(title_lines)
+        meta["title"] = title
         sources["title"] = "first page: the largest type"
         drop.update(id(ln) for ln in title_lines)
         authors, block = _authors(head[head.index(title_lines[-1]) + 1 :])
@@ -93,6 +106,29 @@ def _title_lines(head: Sequence[Line], body: float) -> list[Line]:
     return out
 
 
+def _clean_title(title: str) -> str:
+    """The title without footnote marks ("…manual∗", "…介绍1", "(cid:3)"); "" when it is not a
+    title: a numbered section heading ("1 Prime equation") or text that is not language."""
+    title = _CID.sub("", title)
+    title = re.sub(r"[\s∗*†‡§⁄¹²³⁴⁵⁶⁷⁸⁹⁰]+$", "", title)
+    title = re.sub(rf"(?<=[{HAN_RANGES}])\d$", "", title).strip()
+    if _SECTION_NUMBER.match(title) or not _readable(title):
+        return ""
+    return title
+
+
+def _readable(text: str) -> bool:
+    """Every letter in a script of Chinese or Western papers, no unassigned, private-use or
+    combining code points: a short title cannot be judged by frequencies (rag/legible.py)."""
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category in ("Co", "Cn", "Cs", "Mn") or ch == "\ufffd":
+            return False
+        if ch.isalpha() and unicodedata.name(ch, "?").split(" ")[0] not in _TITLE_SCRIPTS:
+            return False
+    return True
+
+
 def _join(lines: Sequence[Line]) -> str:
     text = ""
     for ln in lines:
@@ -117,7 +153,7 @@ def _authors(after: Sequence[Line]) -> tuple[list[str], list[Line]]:
             continue
         found = [_clean_name(p) for p in _NAME_SPLIT.split(text) if p.strip()]
         found = [n for n in found if n]
-        if found and all(_HAN_NAME.match(n.replace(" ", "")) or _LATIN_NAME.match(n) for n in found):
+        if found and all(_HAN_NAME.match(n.replace(" ", "")) or _is_latin_name(n) for n in found):
             if names and block:  # names after affiliations: a second title block (an English one)
                 break
             names += found
@@ -125,6 +161,10 @@ def _authors(after: Sequence[Line]) -> tuple[list[str], list[Line]]:
             continue
         break
     return names, block
+
+
+def _is_latin_name(text: str) -> bool:
+    return bool(_LATIN_NAME.match(text)) and not any(w.lower() in _NOT_NAME_WORDS for w in text.split())
 
 
 def _clean_name(part: str) -> str:
