@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine (Python 3.11, no GPU, no model hub):
 #   make run    install everything, provision the embedder, build the index if missing, open the chat UI
-#   make test   install everything (plus the test browser) and run the whole test suite
+#   make test   install everything (plus the test browser and texlive for the PDF fixtures) and run all tests
 PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
