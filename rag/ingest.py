@@ -553,7 +553,7 @@ def _paper_meta(
     dois = Counter(m.rstrip(".") for m in _DOI_ANY.findall(raw))
     if "doi" not in own and dois:
         own["doi"] = (dois.most_common(1)[0][0], "the text")
-    if "title" not in own:
+    if "title" not in own and not source.lower().endswith(".pdf"):  # "# …" in a PDF is code, not a title
         title = _markdown_title(raw)
         if title:
             own["title"] = (title, "the text: its Markdown title")

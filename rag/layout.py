@@ -195,7 +195,7 @@ def _near_in_x(row: Sequence[Word], w: Word) -> bool:
         if abs(x.size - w.size) > 0.2 * max(x.size, w.size):  # a superscript over its line
             continue
         overlap = min(x.x1, w.x1) - max(x.x0, w.x0)
-        if overlap > 0.5 * min(x.x1 - x.x0, w.x1 - w.x0):
+        if overlap > 0.8 * min(x.x1 - x.x0, w.x1 - w.x0):  # stacked; a kerned logo letter overlaps less
             return False
     return True
 
@@ -224,7 +224,7 @@ def _near_in_x(row: Sequence[Word], w: Word) -> bool:
         if abs(x.size - w.size) > 0.2 * max(x.size, w.size):  # a superscript over its line
             continue
         overlap = min(x.x1, w.x1) - max(x.x0, w.x0)
-        if overlap > 0.5 * min(x.x1 - x.x0, w.x1 - w.x0):
+        if overlap > 0.8 * min(x.x1 - x.x0, w.x1 - w.x0):  # stacked; a kerned logo letter overlaps less
             return False
     return True
 

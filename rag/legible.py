@@ -58,9 +58,13 @@ def verdict(text: str) -> str | None:
         share = sum(ch in common for ch in han) / len(han)
         if share < MIN_COMMON_HAN:
             return f"only {share:.0%} of the Chinese characters are common ones"
-    words = _WORD.findall(_CODE.sub(" ", text))
-    words = [w for w in words if not w.isupper()]  # acronyms and NAMES IN CAPITALS are not judged
-    if len(words) >= MIN_JUDGED // 2:
+    prose = _CODE.sub(" ", text)
+    # Acronyms and CAPITALS, and placeholders of one or two letters ("xxx", "xzx"), are not judged.
+    words = [w for w in _WORD.findall(prose) if not w.isupper() and len(set(w.lower())) > 2]
+    prose_letters = [ch for ch in prose if ch.isalpha()]
+    latin = sum(1 for ch in prose_letters if _script(ch) == "LATIN")
+    # Latin text is judged where it is the page's prose, not a Chinese page's "xxx" placeholders.
+    if len(words) >= MIN_JUDGED // 2 and latin * 2 >= len(prose_letters):
         known = _english()
         share = sum(w.lower() in known for w in words) / len(words)
         if share < MIN_WORDS:

@@ -58,6 +58,7 @@ def typeset(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     [
         (r"A Short Guide to Installing \LaTeX", "A Short Guide to Installing LATEX"),
         (r"一份简短的关于 \LaTeX{} 安装的介绍", "一份简短的关于LATEX安装的介绍"),
+        (r"{\Huge 一份简短的关于 \LaTeX{} 安装的介绍}\thanks{2023 年版。}", "一份简短的关于LATEX安装的介绍"),
     ],
 )
 def test_a_logo_in_the_title_reads_in_order(typeset, title: str, expected: str) -> None:  # noqa: ANN001
@@ -131,4 +132,26 @@ JAPANESE = (
     ],
 )
 def test_manuals_code_and_japanese_are_language(text: str) -> None:
+    assert rag.language_problem(text) is None
+
+
+@pytest.mark.parametrize("comment", ["# build the index first", "# 先建立索引"])
+def test_a_hash_line_in_a_pdf_is_code_not_a_markdown_title(typeset, comment: str) -> None:  # noqa: ANN001
+    pdf = typeset(f"hash-{len(comment)}", BODY + "\n\n\\noindent " + comment.replace("#", r"\#") + "\n\n" + BODY)
+    paper = rag.read_paper(pdf).paper
+    assert paper.title == pdf.stem and not paper.title_known
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        r"表 3.4: 长标注符号 \overline{xxx} xxx \underline{xxx} xzx \overleftarrow{xxx} xgxx xdxx xxx \widehat{xxx} "
+        r"xxx xxx \overbrace{xxx} xxx xxx xxx xxx \underbrace{xxx} xxx 表3.3列出一些短的注音符号（accent），"
+        "表3.4则列出一些长的标注符号。",
+        "图 2: 示意 abc def ghi jkl mno pqr stu vwx yzz qqq rrr sss ttt uuu vvv www 本节的例子说明了参数的取值范围"
+        "与默认设置，读者可以按照需要修改这些选项，并观察排版结果的变化。上面的字母只是占位符，用来表示任意内容，"
+        "实际使用时请替换成自己的文字。",
+    ],
+)
+def test_placeholder_letters_on_a_chinese_page_are_not_mojibake(text: str) -> None:
     assert rag.language_problem(text) is None
