@@ -16,7 +16,10 @@ pytestmark = pytest.mark.slow
 gradio_client = pytest.importorskip("gradio_client")
 
 ROOT = Path(__file__).resolve().parent.parent
-CITATION_FIELDS = {"n", "doc_id", "title", "section", "page", "text", "score", "sentence", "key", "doi", "untrusted"}
+CITATION_FIELDS = {
+    *("n", "doc_id", "title", "section", "page", "text", "score", "sentence", "key", "doi", "untrusted"),
+    *("source", "pdf_page"),  # the file, and for a PDF the page index to open it at
+}
 
 
 def free_port() -> int:
