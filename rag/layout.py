@@ -217,18 +217,6 @@ def _drop_markers(row: list[Word]) -> list[Word]:
     return keep
 
 
-def _near_in_x(row: Sequence[Word], w: Word) -> bool:
-    """A word belongs to a row only if it does not overlap a word already there (two lines of
-    different columns never overlap in x; a word and its own line never do either)."""
-    for x in row:
-        if abs(x.size - w.size) > 0.2 * max(x.size, w.size):  # a superscript over its line
-            continue
-        overlap = min(x.x1, w.x1) - max(x.x0, w.x0)
-        if overlap > 0.8 * min(x.x1 - x.x0, w.x1 - w.x0):  # stacked; a kerned logo letter overlaps less
-            return False
-    return True
-
-
 # ---------------------------------------------------------------- columns
 
 
