@@ -79,7 +79,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             message = str(exc)
         except Exception as exc:  # noqa: BLE001 - one bad question must not lose the rest of the batch
             logger.debug("unexpected error answering %r", item.text[:200], exc_info=True)
-            message = f"unexpected {type(exc).__name__}: {exc} (a bug; rerun this question with -vv for the traceback)"
+            message = f"unexpected {type(exc).__name__}: {exc} (a bug; rerun as `rag -vv ask …` for the traceback)"
         else:
             print(_json_line(answer.to_dict()) if args.json else format_answer(answer, notes), flush=True)
             continue

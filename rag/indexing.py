@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import store
@@ -84,15 +85,29 @@ def build_index(
     same index folder is waited for up to `wait` seconds (default LOCK_WAIT_SECONDS), then
     IndexBusyError; after it, this build finds its work done."""
     progress = sys.stderr.isatty() if progress is None else progress
-    corpus_files(settings.corpus_dir)  # a missing corpus folder is reported before anything is created
+    corpus_files(settings.corpus_dir, warn=False)  # a missing corpus folder is reported before anything is created
     with store.build_lock(settings.index_dir, wait=LOCK_WAIT_SECONDS if wait is None else wait):
         return _build(settings, rebuild, progress)
+
+
+def _warn_other_corpus(settings: Settings, old: store.IndexData | None) -> None:
+    """An index built from one folder and now fed another loses the first folder's papers: say so."""
+    before = old.manifest.get("corpus_dir") if old is not None else None
+    if before and old is not None and old.papers and Path(before).resolve() != Path(settings.corpus_dir).resolve():
+        logger.warning(
+            "%s/ was built from %s/; indexing %s/ into it replaces those papers. For a separate index "
+            "give --index DIR (or RAG_INDEX_DIR).",
+            settings.index_dir,
+            before,
+            settings.corpus_dir,
+        )
 
 
 def _build(settings: Settings, rebuild: bool, progress: bool) -> BuildReport:
     started = time.perf_counter()
     old = None if rebuild else _reusable(settings)
     catalog = load_catalog(settings.corpus_dir)
+    _warn_other_corpus(settings, old)
     found = scan(
         settings.corpus_dir, old, catalog, progress=progress, ocr=settings.ocr, pdf_extractor=settings.pdf_extractor
     )

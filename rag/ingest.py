@@ -609,9 +609,21 @@ def _markdown_title(raw: str) -> str:
 # ---------------------------------------------------------------- corpus
 
 
-def corpus_files(corpus_dir: Path) -> list[Path]:
+def corpus_files(corpus_dir: Path, *, warn: bool = True) -> list[Path]:
+    """The paper files of a corpus folder (not its subfolders: `warn` says when some are there,
+    nor its README.md), sorted by name. Raises CorpusError when the folder does not exist."""
     if not corpus_dir.is_dir():
         raise CorpusError(f"Corpus folder {corpus_dir} does not exist; create it and put .txt/.md/.pdf papers in it.")
+    nested = [p for p in corpus_dir.glob("*/**/*") if p.is_file() and p.suffix.lower() in SUPPORTED] if warn else []
+    if nested:
+        logger.warning(
+            "%d paper file(s) in subfolders of %s/ are not read (only the folder itself is), e.g. %s; "
+            "move them into %s/ to index them",
+            len(nested),
+            corpus_dir,
+            nested[0].relative_to(corpus_dir),
+            corpus_dir,
+        )
     return sorted(
         p for p in corpus_dir.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED and p.name != "README.md"
     )

@@ -103,8 +103,11 @@ def read_pdf(
         if r.problem:
             warnings.append(f"{path.name} page {r.index}: {r.problem}")
     if not usable:
+        problems = Counter(r.problem for r in reads)
+        if len(problems) == 1:
+            raise CorpusError(f"{path.name}: none of its {len(reads)} pages has readable text: {reads[0].problem}")
         first = next(r.problem for r in reads if r.problem)
-        raise CorpusError(f"{path.name}: no readable text on any of its {len(reads)} pages: page 1: {first}")
+        raise CorpusError(f"{path.name}: none of its {len(reads)} pages has readable text (page 1: {first})")
     rows = [layout.page_rows(r.words) for r in usable]
     running = layout.running_bands([layout.band_candidates(rw, r.height) for rw, r in zip(rows, usable, strict=True)])
     layouts = [layout.layout_page(r.index, rw, r.width, r.height, running) for rw, r in zip(rows, usable, strict=True)]
@@ -175,11 +178,12 @@ def _open_pdfium(path: Path):  # type: ignore[no-untyped-def]
         message = str(exc).lower()
         if "password" in message:
             raise CorpusError(
-                f"{path.name} is encrypted with a password; remove it (e.g. `qpdf --decrypt "
+                f"{path.name} is encrypted with a password; remove the password (e.g. `qpdf --decrypt "
                 f"--password=PASSWORD in.pdf out.pdf`) and index the decrypted copy"
             ) from exc
         raise CorpusError(
-            f"{path.name} is not a readable PDF ({exc}); it may be damaged or a truncated download — download it again"
+            f"{path.name} is not a readable PDF ({str(exc).rstrip('.')}); it may be damaged or a truncated "
+            "download — download it again"
         ) from exc
 
 

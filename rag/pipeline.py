@@ -152,6 +152,11 @@ class Assistant:
         k: passages to retrieve (1..100, default settings.k); doc_ids: restrict to these papers.
         Raises BadQuestionError for empty input, ModelNotAvailableError when a model is missing."""
         t0 = time.perf_counter()
+        if not self.data.chunks:
+            raise RagError(
+                f"The index in {self.settings.index_dir}/ holds no passages (no readable papers in "
+                f"{self.settings.corpus_dir}/). Put .txt, .md or .pdf papers there and run `rag index`."
+            )
         answerer = self.answerer(mode)
         context = self._context(question, answerer, history, k, doc_ids, use_dense, use_bm25)
         t1 = time.perf_counter()

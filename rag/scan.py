@@ -213,7 +213,7 @@ class _Reader:
 def _skip(path: Path, exc: CorpusError, skipped: list[str]) -> None:
     """One warning per unreadable file, naming it once (the CLI does not repeat it)."""
     reason = str(exc) if path.name in str(exc) else f"{path.name}: {exc}"
-    logger.warning("skipped %s", reason)
+    logger.warning("skipped: %s", reason)
     skipped.append(reason)
 
 
