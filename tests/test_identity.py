@@ -472,7 +472,7 @@ def test_rag_index_warns_once_per_bad_file_and_copy_and_logs_progress_into_a_pip
     lines = err.splitlines()
     for name in ("broken.pdf", "empty.md"):  # was warned twice: by the library and by the CLI
         mentions = [line for line in lines if name in line]
-        assert len(mentions) == 1 and mentions[0].startswith(f"WARNING rag.scan: skipped {name} "), err
+        assert len(mentions) == 1 and mentions[0].startswith(f"WARNING rag.scan: skipped: {name} "), err
     assert sum("a (1).txt is a copy of a.txt" in line for line in lines) == 1
     assert "2 skipped, 1 copy not indexed" in out
     progress = [line for line in err.splitlines() if line.startswith("INFO rag.progress: embedding chunks")]
