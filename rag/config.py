@@ -62,6 +62,8 @@ class Settings:
         return replace(self, **changes)
 
     def validate(self) -> None:
+        if self.pdf_extractor not in ("pdfplumber", "pdfium"):
+            raise RagError(f"pdf_extractor={self.pdf_extractor!r} is unknown; use pdfplumber (default) or pdfium.")
         if not 50 <= self.chunk_chars <= 4000:
             raise RagError(f"chunk_chars={self.chunk_chars} is out of range; use 50..4000 (default 350).")
         if not 0 <= self.chunk_overlap < self.chunk_chars:

@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .text import DOI
+
 # A line is a heading when its font is at least this much larger than the body text of the
 # paper (1.12: LaTeX's \large on 10 pt body text is 1.2x; a 10.5 pt body beside an 11 pt
 # line is 1.05x and stays text).
@@ -40,7 +42,6 @@ SHORT_LINE_EMS = 2.5
 
 _BOLD = re.compile(r"bold|black|heavy|semibold|demi", re.I)
 _DIGITS = re.compile(r"\d+")
-_DOI_TEXT = re.compile(r"10\.\d{4,9}/\S+")
 _MARKER = re.compile(r"^[\d*†‡§,，]+$")
 # The heading of a reference list (set small, it is still a section, not footnotes).
 _REFERENCE_HEADING = re.compile(
@@ -364,7 +365,7 @@ def page_numbers_in_bands(page: PageLayout) -> list[int]:
     """Integers printed in the page's running header/footer lines (candidates for its number)."""
     out = []
     for ln in (*page.top_band, *page.bottom_band):
-        out += [int(n) for n in _DIGITS.findall(_DOI_TEXT.sub("", ln.text)) if len(n) <= 5]
+        out += [int(n) for n in _DIGITS.findall(DOI.sub("", ln.text)) if len(n) <= 5]
     return out
 
 
@@ -477,28 +478,37 @@ def _same_heading(a: Line, b: Line, pitch: float) -> bool:
     return abs(a.size - b.size) < 0.5 and 0 < b.top - a.top < 1.6 * max(pitch, a.height)
 
 
-def _column_lefts(lines: Sequence[Line]) -> list[float]:
-    """Left margins of the text columns: the x0 most lines start at (one per column)."""
-    counts = Counter(round(ln.x0) for ln in lines)
-    lefts: list[float] = []
+def join_lines(lines: Sequence[Line]) -> str:
+    """Lines of one paragraph, heading or title as one string: a space between Latin ends and
+    starts ("Cross-border" / "trade"), none between Chinese lines."""
+    text = ""
+    for ln in lines:
+        if text and re.search(r"[A-Za-z0-9,.;:]$", text) and re.match(r"[A-Za-z0-9(]", ln.text):
+            text += " "
+        text += ln.text
+    return text.strip()
+
+
+def _margins(edges: Sequence[float]) -> list[float]:
+    """The x positions most lines start (or end) at, one per column: the column margins."""
+    counts = Counter(round(x) for x in edges)
+    margins: list[float] = []
     for x, n in counts.most_common():
-        if n < max(3, 0.15 * len(lines)):
+        if n < max(3, 0.15 * len(edges)):
             break
-        if all(abs(x - y) > 20 for y in lefts):
-            lefts.append(float(x))
-    return lefts or [min((ln.x0 for ln in lines), default=0.0)]
+        if all(abs(x - y) > 20 for y in margins):
+            margins.append(float(x))
+    return margins
+
+
+def _column_lefts(lines: Sequence[Line]) -> list[float]:
+    """Left margins of the text columns."""
+    return _margins([ln.x0 for ln in lines]) or [min((ln.x0 for ln in lines), default=0.0)]
 
 
 def _column_rights(lines: Sequence[Line]) -> list[float]:
-    """Right margins of the text columns: the x1 most lines end at (justified text)."""
-    counts = Counter(round(ln.x1) for ln in lines)
-    rights: list[float] = []
-    for x, n in counts.most_common():
-        if n < max(3, 0.15 * len(lines)):
-            break
-        if all(abs(x - y) > 20 for y in rights):
-            rights.append(float(x))
-    return rights or [max((ln.x1 for ln in lines), default=0.0)]
+    """Right margins of the text columns (justified text reaches them)."""
+    return _margins([ln.x1 for ln in lines]) or [max((ln.x1 for ln in lines), default=0.0)]
 
 
 def _nearest_right(rights: Sequence[float], x: float) -> float:

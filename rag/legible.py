@@ -25,7 +25,8 @@ MIN_KANA = 0.1  # letters that are kana: Japanese, whose kanji are not judged by
 MIN_JUDGED = 30
 
 _SCRIPTS = ("CJK", "LATIN", "FULLWIDTH", "HALFWIDTH", "GREEK", "CYRILLIC", "HIRAGANA", "KATAKANA", "HANGUL")
-_CID = re.compile(r"\(cid:\d+\)")
+# pdfminer writes a glyph it cannot map as "(cid:123)".
+CID_GLYPH = re.compile(r"\(cid:\d+\)")
 # Code and indexes in manuals: \commands, snake_case and CamelCase names are not prose words.
 _CODE = re.compile(r"\\[A-Za-z@_:]+|\b[A-Za-z]+(?:_[A-Za-z0-9]+)+\b|\b[a-z]+[A-Z][A-Za-z]*\b")
 _WORD = re.compile(r"[A-Za-z]{3,}")
@@ -36,8 +37,8 @@ _CONSONANTS = re.compile(r"[b-df-hj-np-tv-xz]{5,}", re.I)
 def verdict(text: str) -> str | None:
     """None when `text` reads as language; else why not, in a few words ("34 % private-use or
     unassigned characters"). Short texts are not judged."""
-    unmapped = len(_CID.findall(text))
-    text = _CID.sub("\ufffd", text)  # pdfminer's "(cid:123)": a glyph with no Unicode value
+    unmapped = len(CID_GLYPH.findall(text))
+    text = CID_GLYPH.sub("\ufffd", text)  # pdfminer's "(cid:123)": a glyph with no Unicode value
     chars = [ch for ch in text if not ch.isspace()]
     if len(chars) < MIN_JUDGED and unmapped < MIN_JUDGED // 3:
         return None

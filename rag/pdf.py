@@ -23,6 +23,7 @@ from . import layout
 from .errors import CorpusError
 from .layout import Line, PageLayout, Word
 from .legible import verdict
+from .pdfmeta import first_page_meta
 from .types import Page
 
 logger = logging.getLogger(__name__)
@@ -56,9 +57,7 @@ class PdfText:
     footnotes: tuple[Footnote, ...]
     meta: dict[str, object]  # title, authors, doi, journal, year (found in the PDF)
     sources: dict[str, str]  # field -> where it was found ("first page: largest type", ...)
-    columns: tuple[int, ...]  # columns found per page
     warnings: tuple[str, ...] = ()
-    extractor: str = "pdfplumber"
 
 
 @dataclass
@@ -114,8 +113,6 @@ def read_pdf(
     numbers = _printed_numbers(layouts, labels, len(reads))
     body = layout.body_size([ln for p in layouts for ln in p.body])
 
-    from .pdfmeta import first_page_meta
-
     first = layouts[0]
     meta, sources, drop = first_page_meta(
         first.body, body, [ln for p in layouts for ln in p.top_band + p.bottom_band], info_title, path.stem
@@ -129,19 +126,16 @@ def read_pdf(
         text_lines, notes = layout.split_footnotes(lines, body)
         if notes:
             footnotes.extend(
-                Footnote(numbers.get(p.index), p.index, _plain(par.lines))
+                Footnote(numbers.get(p.index), p.index, layout.join_lines(par.lines))
                 for par in layout.paragraphs(notes, layout.body_size(notes))
             )
         pages.append(Page(doc_id, numbers.get(p.index), _page_text(text_lines, body), index=p.index, paragraphs=True))
-    how = Counter(r.how for r in usable).most_common(1)[0][0]
     return PdfText(
         pages=tuple(pages),
         footnotes=tuple(footnotes),
         meta=meta,
         sources=sources,
-        columns=tuple(p.columns for p in layouts),
         warnings=tuple(warnings),
-        extractor=how,
     )
 
 
@@ -149,19 +143,10 @@ def _page_text(lines: Sequence[Line], body: float) -> str:
     out = []
     for par in layout.paragraphs(lines, body):
         if par.role == "heading":
-            out.append("## " + _plain(par.lines))
+            out.append("## " + layout.join_lines(par.lines))
         else:
             out.append("\n".join(ln.text for ln in par.lines))
     return "\n\n".join(out)
-
-
-def _plain(lines: Sequence[Line]) -> str:
-    text = ""
-    for ln in lines:
-        if text and re.search(r"[A-Za-z0-9,.;:]$", text) and re.match(r"[A-Za-z0-9(]", ln.text):
-            text += " "
-        text += ln.text
-    return text.strip()
 
 
 # ---------------------------------------------------------------- opening

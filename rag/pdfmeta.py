@@ -9,8 +9,9 @@ import re
 import unicodedata
 from collections.abc import Sequence
 
-from .layout import Line
-from .text import HAN_RANGES
+from .layout import Line, join_lines
+from .legible import CID_GLYPH
+from .text import DOI, HAN_RANGES
 
 # The title is set at least this much larger than the body text.
 TITLE_SIZE_RATIO = 1.3
@@ -19,7 +20,6 @@ TITLE_SEARCH_LINES = 12
 # A title from page 1 shorter than this is a fragment when the PDF's Info has a title.
 MIN_TITLE_CHARS = 6
 
-_DOI = re.compile(r"\b(10\.\d{4,9}/[^\s,;，；]+)", re.I)
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
 _AFFILIATION = re.compile(
     r"(大学|学院|研究所|研究院|研究中心|实验室|公司|University|College|Institute|Department|School|Laboratory|"
@@ -34,7 +34,6 @@ _JOURNAL = re.compile(
 _ABSTRACT = re.compile(r"^(##\s*)?(摘\s*要|abstract|关\s*键\s*词|keywords?)\b", re.I)
 _NAME_SPLIT = re.compile(r"\s*(?:[,，、;；]|\band\b|&)\s*")
 _MARKS = re.compile(r"[\d*†‡§¹²³⁴⁵⁶⁷⁸⁹⁰,，]+$")
-_CID = re.compile(r"\(cid:\d+\)")
 _SECTION_NUMBER = re.compile(r"^\d{1,2}(\.\d{1,2})*\.?\s+\S")
 _TITLE_SCRIPTS = {"CJK", "LATIN", "GREEK", "CYRILLIC", "HIRAGANA", "KATAKANA", "HANGUL", "FULLWIDTH"}
 # Words that do not occur in personal names: "An Interactive Plotting Program" is a subtitle.
@@ -56,7 +55,7 @@ def first_page_meta(
     drop: set[int] = set()
     head = list(lines[:TITLE_SEARCH_LINES])
     title_lines = _title_lines(head, body)
-    title = _clean_title(_join(title_lines)) if title_lines else ""
+    title = _clean_title(join_lines(title_lines)) if title_lines else ""
     if title and info_title and len(title) < MIN_TITLE_CHARS:
         title_lines = []  # a fragment (letters set along a curve, a logo): the Info title is better
     elif title_lines and not title:
@@ -79,7 +78,7 @@ def first_page_meta(
         ("first page", [ln.text for ln in lines[:40]]),
     ):
         joined = "\n".join(texts)
-        if "doi" not in meta and (m := _DOI.search(joined)):
+        if "doi" not in meta and (m := DOI.search(joined)):
             meta["doi"] = m.group(1).rstrip(".")
             sources["doi"] = where
     journal = _journal(running_lines)
@@ -109,7 +108,7 @@ def _title_lines(head: Sequence[Line], body: float) -> list[Line]:
 def _clean_title(title: str) -> str:
     """The title without footnote marks ("…manual∗", "…介绍1", "(cid:3)"); "" when it is not a
     title: a numbered section heading ("1 Prime equation") or text that is not language."""
-    title = _CID.sub("", title)
+    title = CID_GLYPH.sub("", title)
     title = re.sub(r"[\s∗*†‡§⁄¹²³⁴⁵⁶⁷⁸⁹⁰]+$", "", title)
     title = re.sub(rf"(?<=[{HAN_RANGES}])\d$", "", title).strip()
     if _SECTION_NUMBER.match(title) or not _readable(title):
@@ -127,16 +126,6 @@ def _readable(text: str) -> bool:
         if ch.isalpha() and unicodedata.name(ch, "?").split(" ")[0] not in _TITLE_SCRIPTS:
             return False
     return True
-
-
-def _join(lines: Sequence[Line]) -> str:
-    text = ""
-    for ln in lines:
-        part = ln.text.strip()
-        if text and re.search(r"[A-Za-z0-9:,]$", text) and re.match(r"[A-Za-z0-9(]", part):
-            text += " "
-        text += part
-    return text
 
 
 def _authors(after: Sequence[Line]) -> tuple[list[str], list[Line]]:
@@ -174,7 +163,7 @@ def _clean_name(part: str) -> str:
 
 def _journal(running_lines: Sequence[Line]) -> str | None:
     for ln in running_lines:
-        text = _DOI.sub("", ln.text)
+        text = DOI.sub("", ln.text)
         text = re.sub(r"DOI:?", "", text, flags=re.I)
         text = re.sub(r"\d+(\s*[,，(（)）:：\-–]\s*\d*)*", " ", text)
         text = re.sub(r"\s+", " ", text).strip(" ,.;:|·—-")
@@ -185,7 +174,7 @@ def _journal(running_lines: Sequence[Line]) -> str | None:
 
 def _year(running_lines: Sequence[Line], first: Sequence[Line]) -> tuple[int, str] | None:
     for ln in running_lines:
-        if m := _YEAR.search(_DOI.sub("", ln.text)):
+        if m := _YEAR.search(DOI.sub("", ln.text)):
             return int(m.group(1)), "running header/footer"
     for ln in first:
         if re.search(r"©|copyright|received|收稿|published|出版", ln.text, re.I) and (m := _YEAR.search(ln.text)):

@@ -25,6 +25,8 @@ CITATION_MARKER = re.compile(r"\[(\d{1,3})\]")
 # The papers' own in-text reference markers: "[4]", "[4, 5]", "[4-6]" (with the space before).
 SOURCE_REF = re.compile(r"\s*\[\d+(?:\s*[,，\-–]\s*\d+)*\]")
 
+# A DOI as printed in running headers and on page 1: "10.12677/ecl.2025.1461720".
+DOI = re.compile(r"\b(10\.\d{4,9}/[^\s,;，；]+)", re.I)
 YEAR = re.compile(r"(?<!\d)(1[89]\d\d|20\d\d)(?!\d)")
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 DIGIT = re.compile(r"\d")
