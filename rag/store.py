@@ -315,4 +315,6 @@ def _paper(row: dict[str, Any]) -> Paper:
     row["authors"] = tuple(row.get("authors", ()))
     row["keywords"] = tuple(row.get("keywords", ()))
     row["sources"] = tuple(tuple(pair) for pair in row.get("sources", ()))
+    row["collections"] = tuple(row.get("collections", ()))
+    row["tags"] = tuple(row.get("tags", ()))
     return Paper(**row)

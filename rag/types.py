@@ -24,9 +24,72 @@ class Paper:
     keywords: tuple[str, ...] = ()
     # Where each known field came from: (("title", "catalog.toml"), ("authors", "first page: …"), …)
     sources: tuple[tuple[str, str], ...] = ()
+    # From a reference manager's record (BibRecord) or catalog.toml only; None/() when not stated.
+    item_type: str | None = None  # CSL type: "article-journal", "book", "thesis", "paper-conference", …
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None  # the paper's page range in its journal or book, e.g. "130-137"
+    publisher: str | None = None
+    place: str | None = None  # place of publication
+    url: str | None = None
+    language: str | None = None  # the record's language tag ("zh", "en-US"), when it states one
+    collections: tuple[str, ...] = ()  # Zotero collections holding the item
+    tags: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class BibRecord:
+    """One record of a reference manager: an entry of a .bib/.ris/CSL-JSON/RefWorks/EndNote file
+    or an item of a Zotero library, in CSL-JSON's vocabulary. Only what the record states."""
+
+    origin: str  # where it was read, for reports: "refs.bib:12", "zotero.sqlite item 7XK2M9QP"
+    key: str = ""  # its citation key (BibTeX), ID (RIS/CSL-JSON) or Zotero item key
+    item_type: str = "article-journal"  # CSL type: "article-journal", "book", "chapter", "thesis", …
+    title: str | None = None
+    # "Family, Given" for names written in Latin letters ("Vaswani, Ashish"), as written for
+    # Chinese, Japanese and Korean names ("郭冉") and for organisations ("中国互联网络信息中心").
+    authors: tuple[str, ...] = ()
+    year: int | None = None
+    container: str | None = None  # journal, proceedings or book the item appeared in
+    volume: str | None = None
+    issue: str | None = None
+    pages: str | None = None  # "130-137"
+    publisher: str | None = None
+    place: str | None = None
+    doi: str | None = None  # bare, lower-case: "10.1038/nature14539"
+    url: str | None = None
+    language: str | None = None
+    abstract: str | None = None
+    keywords: tuple[str, ...] = ()
+    files: tuple[str, ...] = ()  # attachment paths or file names the record names
+    collections: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def fields(self) -> dict[str, object]:
+        """The record as Paper fields (journal = container), stated ones only."""
+        out: dict[str, object] = {
+            "title": self.title,
+            "authors": self.authors,
+            "year": self.year,
+            "journal": self.container,
+            "doi": self.doi,
+            "abstract": self.abstract,
+            "keywords": self.keywords,
+            "item_type": self.item_type,
+            "volume": self.volume,
+            "issue": self.issue,
+            "pages": self.pages,
+            "publisher": self.publisher,
+            "place": self.place,
+            "url": self.url,
+            "language": self.language,
+            "collections": self.collections,
+            "tags": self.tags,
+        }
+        return {k: v for k, v in out.items() if v not in (None, "", ())}
 
 
 @dataclass(frozen=True, slots=True)
