@@ -75,14 +75,13 @@ __all__ = [
     "answerer",
     "as_langchain_retriever",
     "as_runnable",
-    "bibtex",
     "build_index",
     "check_citations",
     "check_k",
     "chunk_paper",
     "clean_question",
     "dense_encoder",
-    "gbt7714",
+    "export_references",
     "generate_answer",
     "language_of",
     "language_problem",
@@ -97,7 +96,12 @@ __all__ = [
     "provision_e5",
     "read_paper",
     "read_question_lines",
+    "reference",
+    "save_catalog_entry",
+    "load_catalog",
     "reference_list",
+    "REFERENCE_FORMATS",
+    "REFERENCE_STYLES",
     "split_sentences",
     "stream_answer",
     "strip_source_refs",
@@ -107,8 +111,9 @@ __all__ = [
 if TYPE_CHECKING:
     from .adapters import as_langchain_retriever, as_runnable
     from .answer import ANSWERERS, Answerer, Context, Draft, answerer
+    from .catalog import load_catalog, save_catalog_entry
     from .chunking import chunk_paper, split_sentences
-    from .cite import bibtex, gbt7714, markdown_for_writing, reference_list
+    from .cite import markdown_for_writing
     from .embeddings import dense_encoder
     from .generate import GeneratedAnswerer, LLMSettings, generate_answer, stream_answer
     from .indexing import BuildReport, build_index
@@ -117,6 +122,9 @@ if TYPE_CHECKING:
     from .legs import LEGS, Leg, leg
     from .pipeline import Assistant, load, open_or_build
     from .provision import ensure_models, provision_e5
+    from .references import FORMATS as REFERENCE_FORMATS
+    from .references import STYLES as REFERENCE_STYLES
+    from .references import export_references, reference, reference_list
     from .verify import term_coverage
     from .verify import verify as check_citations
 
@@ -138,10 +146,14 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "leg": "legs",
     "chunk_paper": "chunking",
     "split_sentences": "chunking",
-    "bibtex": "cite",
-    "gbt7714": "cite",
     "markdown_for_writing": "cite",
-    "reference_list": "cite",
+    "load_catalog": "catalog",
+    "save_catalog_entry": "catalog",
+    "reference": "references",
+    "reference_list": "references",
+    "export_references": "references",
+    "REFERENCE_FORMATS": ("references", "FORMATS"),
+    "REFERENCE_STYLES": ("references", "STYLES"),
     "dense_encoder": "embeddings",
     "read_paper": "ingest",
     "provision_e5": "provision",

@@ -1,11 +1,11 @@
-"""Citations: numbering in order of first use, marker checks, and reference formats
-(Markdown footnotes, GB/T 7714-2015, BibTeX) built only from metadata the index has."""
+"""Citations: numbering in order of first use, marker checks, and the answer as Markdown with
+footnotes for writing (the reference formats themselves are in references.py)."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
+from .references import DEFAULT_STYLE, reference
 from .text import CITATION_MARKER, strip_source_refs
 from .types import Answer, Citation, Hit, Paper, page_label
 
@@ -27,6 +27,8 @@ def citation_from_hit(n: int, hit: Hit, paper: Paper | None, sentence: str = "")
         doi=paper.doi if paper else None,
         source=paper.source if paper else None,
         pdf_page=chunk.pdf_page,
+        authors=paper.authors if paper else (),
+        year=paper.year if paper else None,
     )
 
 
@@ -60,54 +62,15 @@ def quote_supports(citation: Citation, sentence: str) -> bool:
     return _norm(sentence) in _norm(citation.text)
 
 
-# ---------------------------------------------------------------- reference formats
-
-
-def gbt7714(paper: Paper) -> str:
-    """GB/T 7714-2015 journal-article style, with only the fields the index really has:
-    `作者. 题名[J]. 刊名, 年. DOI: ...`. Unknown parts are left out, not guessed."""
-    parts: list[str] = []
-    if paper.authors:
-        names = list(paper.authors[:3]) + (["等"] if len(paper.authors) > 3 else [])
-        parts.append(", ".join(names) + ".")
-    parts.append(f"{paper.title}[J].")
-    venue = ", ".join(x for x in (paper.journal, str(paper.year) if paper.year else None) if x)
-    if venue:
-        parts.append(venue + ".")
-    if paper.doi:
-        parts.append(f"DOI: {paper.doi}.")
-    return " ".join(parts)
-
-
-def bibtex(paper: Paper) -> str:
-    fields = [("title", paper.title)]
-    if paper.authors:
-        fields.append(("author", " and ".join(paper.authors)))
-    if paper.journal:
-        fields.append(("journal", paper.journal))
-    if paper.year:
-        fields.append(("year", str(paper.year)))
-    if paper.doi:
-        fields.append(("doi", paper.doi))
-    key = re.sub(r"\W+", "_", paper.doc_id)
-    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
-    return f"@article{{{key},\n{body}\n}}"
-
-
-def markdown_for_writing(answer: Answer, papers: dict[str, Paper]) -> str:
-    """The answer with footnote-style references: `text[^1]` ... `[^1]: title, section, p. 137`."""
+def markdown_for_writing(answer: Answer, papers: dict[str, Paper], style: str = DEFAULT_STYLE) -> str:
+    """The answer with footnote-style references in a GB/T 7714 style (references.STYLES):
+    `text[^1]` ... `[^1]: <reference with the cited page>, <section>. “<quote>”`."""
     body = MARKER.sub(lambda m: f"[^{m.group(1)}]", answer.answer)
     notes = []
     for c in answer.citations:
-        where = ", ".join(x for x in (c.section, f"p. {c.page}" if c.page else None) if x)
-        ref = gbt7714(papers[c.doc_id]) if c.doc_id in papers else c.title
+        paper = papers.get(c.doc_id)
+        ref = reference(paper, style, page=c.page) if paper else c.title
+        where = ", ".join(x for x in (c.section, f"p. {c.page}" if c.page and paper and paper.pages else None) if x)
         quote = strip_source_refs(c.sentence or c.text[:120]).strip()
-        notes.append(f"[^{c.n}]: {ref} {where}. “{quote}”")
+        notes.append(f"[^{c.n}]: {ref}{' ' + where + '.' if where else ''} “{quote}”")
     return body + ("\n\n" + "\n".join(notes) if notes else "")
-
-
-def reference_list(papers: Iterable[Paper], style: str = "gbt7714") -> str:
-    unique = list({p.doc_id: p for p in papers}.values())
-    if style == "bibtex":
-        return "\n\n".join(bibtex(p) for p in unique)
-    return "\n".join(f"[{i}] {gbt7714(p)}" for i, p in enumerate(unique, 1))

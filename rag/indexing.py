@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import store
+from .catalog import load_catalog
 from .chunking import chunk_paper, split_sentences
 from .config import Settings
 from .dedupe import distinct_chunks
 from .embeddings import Encoder, bridge_encoder, dense_encoder
-from .ingest import corpus_files, load_catalog
+from .ingest import corpus_files
 from .lexical import han_vocabulary, tokenize
 from .outline import outline_of
 from .progress import Progress

@@ -9,7 +9,6 @@ import hashlib
 import logging
 import re
 import statistics
-import tomllib
 import unicodedata
 from bisect import bisect_right
 from collections import Counter
@@ -141,22 +140,6 @@ def read_pages(path: Path, doc_id: str | None = None) -> list[Page]:
     if suffix not in SUPPORTED or suffix == ".pdf":
         raise CorpusError(f"{path.name}: unsupported file type {suffix!r}; use {', '.join(SUPPORTED)}")
     return [Page(doc_id=doc_id, number=None, text=decode_text(path.read_bytes(), path.name))]
-
-
-# ---------------------------------------------------------------- catalog
-
-
-def load_catalog(corpus_dir: Path) -> dict[str, dict[str, object]]:
-    """corpus/catalog.toml: [papers."<doc_id>"] title/authors/year/journal/doi written by users."""
-    path = corpus_dir / "catalog.toml"
-    if not path.exists():
-        return {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CorpusError(f"{path} is not valid TOML ({exc}); fix or remove it") from exc
-    papers = data.get("papers", {})
-    return {str(k): dict(v) for k, v in papers.items() if isinstance(v, dict)}
 
 
 # ---------------------------------------------------------------- cleaning

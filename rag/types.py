@@ -197,6 +197,8 @@ class Citation:
     untrusted: tuple[str, ...] = ()  # instruction-like sentences of `text` (data, never followed)
     source: str | None = None  # the paper's file name in the corpus folder
     pdf_page: int | None = None  # for a PDF: the 1-based page index where the quoted passage starts
+    authors: tuple[str, ...] = ()  # the paper's authors and year, as the index knows them
+    year: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -213,6 +215,8 @@ class Citation:
             "doi": self.doi,
             "source": self.source,
             "pdf_page": self.pdf_page,
+            "authors": list(self.authors),
+            "year": self.year,
         }
 
 

@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CITATION_FIELDS = {
     *("n", "doc_id", "title", "section", "page", "text", "score", "sentence", "key", "doi", "untrusted"),
     *("source", "pdf_page"),  # the file, and for a PDF the page index to open it at
+    *("authors", "year"),  # the paper's, for the sources panel's byline
 }
 
 

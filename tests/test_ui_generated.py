@@ -64,7 +64,7 @@ def test_generated_mode_streams_a_draft_then_shows_the_verified_answer(
     stub: ThreadingHTTPServer, assistant: rag.Assistant
 ) -> None:
     assert app.answer_modes() == ["extractive", "generated"]
-    passage = next(p for p in assistant.ask(QUESTION).passages if "150 多个国家和地区" in p.text)
+    passage = next(p for p in assistant.ask(QUESTION, mode="extractive").passages if "150 多个国家和地区" in p.text)
     _Stub.reply = f"我国已经成为 150 多个国家和地区的主要贸易伙伴。[{passage.n}]我国是 160 个国家的伙伴。[{passage.n}]"
     handlers = app._Handlers(app._resolve(assistant))
     shown, updates = [], []

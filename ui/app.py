@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 import tempfile
 import threading
 import time
@@ -148,18 +149,33 @@ def exchange_record(turn: dict[str, Any], history: Sequence[str], settings: Any)
     }
 
 
-def writing_text(answer: rag.Answer, papers: Sequence[rag.Paper]) -> str:
-    """Markdown with footnotes, then the cited papers in GB/T 7714-2015 and BibTeX."""
+WRITING_STYLES = [("GB/T 7714-2025", "gbt7714-2025"), ("GB/T 7714-2015", "gbt7714-2015")]
+WRITING_FORMATS = [
+    ("Markdown + 参考文献 references", "markdown"),
+    ("BibTeX", "bibtex"),
+    ("RIS (EndNote, NoteExpress)", "ris"),
+    ("CSL-JSON (Zotero)", "csl-json"),
+]
+
+
+def writing_text(
+    answer: rag.Answer, papers: Sequence[rag.Paper], style: str = "gbt7714-2025", fmt: str = "markdown"
+) -> str:
+    """For pasting into a paper: Markdown with footnotes (each with the cited printed page) and
+    the numbered reference list in the chosen GB/T 7714 edition; or the cited papers as BibTeX,
+    RIS or CSL-JSON for a reference manager."""
     import rag
 
     by_id = {p.doc_id: p for p in papers}
     if answer.abstained:
         return f"{answer.answer}\n\n（没有出处可引用 Nothing to cite.）"
     cited = [by_id[c.doc_id] for c in answer.citations if c.doc_id in by_id]
+    if fmt != "markdown":
+        return rag.export_references(list({p.doc_id: p for p in cited}.values()), fmt)
+    edition = style.rsplit("-", 1)[-1]
     return (
-        f"{rag.markdown_for_writing(answer, by_id)}\n\n"
-        f"参考文献 References (GB/T 7714-2015)\n\n{rag.reference_list(cited, style='gbt7714')}\n\n"
-        f"BibTeX\n\n{rag.reference_list(cited, style='bibtex')}\n"
+        f"{rag.markdown_for_writing(answer, by_id, style=style)}\n\n"
+        f"参考文献 References (GB/T 7714-{edition})\n\n{rag.reference_list(cited, style=style)}\n"
     )
 
 
@@ -278,12 +294,12 @@ class _Handlers:
             else:
                 yield piece
 
-    def for_writing(self, turns: list) -> str:
+    def for_writing(self, turns: list, style: str = "gbt7714-2025", fmt: str = "markdown") -> str:
         answered = [t for t in turns if t.get("obj") is not None]
         if not answered:
             return "先提一个问题。 Ask a question first."
         try:
-            return writing_text(answered[-1]["obj"], self.ref.get().papers)
+            return writing_text(answered[-1]["obj"], self.ref.get().papers, style or "gbt7714-2025", fmt or "markdown")
         except Exception as exc:  # noqa: BLE001
             return f"出错了 Error: {_user_message(exc)}"
 
@@ -291,18 +307,53 @@ class _Handlers:
         assistant = self.ref.get()
         return render.library_rows(assistant.papers, assistant.chunk_counts())
 
-    def reindex(self, rebuild: bool):  # noqa: ANN201
+    def record(self, doc_id: str | None) -> tuple[str, str, str, str, str]:
+        """The fields of one paper for the record form: title, authors ("; "), year, journal, DOI."""
+        paper = next((p for p in self.ref.get().papers if p.doc_id == doc_id), None)
+        if paper is None:
+            return "", "", "", "", ""
+        title = paper.title if paper.title_known else ""
+        return title, "; ".join(paper.authors), str(paper.year or ""), paper.journal or "", paper.doi or ""
+
+    def save_record(self, doc_id: str | None, title: str, authors: str, year: str, journal: str, doi: str):  # noqa: ANN201
+        """Write the form to catalog.toml (it outranks every other source), then re-index."""
         import gradio as gr
 
-        yield "正在重建索引… Re-indexing (reading, chunking, embedding)…", gr.skip(), gr.skip(), gr.skip()
+        import rag
+
+        if not doc_id:
+            yield "先选择一篇论文。 Choose a paper first.", gr.skip(), gr.skip(), gr.skip()
+            return
+        fields = {
+            "title": title,
+            "authors": [a.strip() for a in re.split(r"[;；]", authors or "") if a.strip()],
+            "year": year,
+            "journal": journal,
+            "doi": doi,
+        }
         try:
-            status = self.ref.reindex(rebuild=bool(rebuild))
+            path = rag.save_catalog_entry(self.ref.get().settings.corpus_dir, doc_id, fields)
         except Exception as exc:  # noqa: BLE001
-            yield f"重建失败 Re-index failed: {_user_message(exc)}", gr.skip(), gr.skip(), gr.skip()
+            yield f"没有保存 Not saved: {_user_message(exc)}", gr.skip(), gr.skip(), gr.skip()
+            return
+        yield from self._reindexed(f"已写入 Saved to {path}. ", rebuild=False)
+
+    def reindex(self, rebuild: bool):  # noqa: ANN201
+
+        yield from self._reindexed("", rebuild=bool(rebuild))
+
+    def _reindexed(self, prefix: str, *, rebuild: bool):  # noqa: ANN202
+        import gradio as gr
+
+        yield prefix + "正在重建索引… Re-indexing (reading, chunking, embedding)…", gr.skip(), gr.skip(), gr.skip()
+        try:
+            status = self.ref.reindex(rebuild=rebuild)
+        except Exception as exc:  # noqa: BLE001
+            yield prefix + f"重建失败 Re-index failed: {_user_message(exc)}", gr.skip(), gr.skip(), gr.skip()
             return
         papers = self.ref.get().papers
         choices = gr.CheckboxGroup(choices=render.paper_choices(papers), value=[])
-        yield status, self.library(), choices, intro(papers)
+        yield prefix + status, self.library(), choices, intro(papers)
 
 
 def intro(papers: Sequence[Any]) -> str:
@@ -340,7 +391,9 @@ def build_demo(assistant_or_factory: Any) -> gr.Blocks:
         outputs = [c.box, c.chat, turns, c.sources, c.download]
         c.box.submit(h.respond, inputs, outputs, api_visibility="private")
         c.send.click(h.respond, inputs, outputs, api_visibility="private")
-        c.copy.click(h.for_writing, [turns], [c.writing], api_visibility="private")
+        c.copy.click(h.for_writing, [turns, c.style, c.format], [c.writing], api_visibility="private")
+        for control in (c.style, c.format):
+            control.change(h.for_writing, [turns, c.style, c.format], [c.writing], api_visibility="private")
         c.clear.click(
             lambda: ([], [], render.sources_panel([]), "", gr.DownloadButton(visible=False)),
             None,
@@ -350,6 +403,15 @@ def build_demo(assistant_or_factory: Any) -> gr.Blocks:
         lib.button.click(
             h.reindex,
             [lib.rebuild],
+            [lib.status, lib.table, c.papers, header],
+            concurrency_limit=1,
+            concurrency_id="reindex",
+            api_visibility="private",
+        )
+        lib.paper.change(h.record, [lib.paper], lib.fields, api_visibility="private")
+        lib.save.click(
+            h.save_record,
+            [lib.paper, *lib.fields],
             [lib.status, lib.table, c.papers, header],
             concurrency_limit=1,
             concurrency_id="reindex",
@@ -402,10 +464,16 @@ def _chat_tab(assistant: rag.Assistant) -> SimpleNamespace:
         )
     with gr.Row():
         c.copy = gr.Button("复制用于写作 Copy for writing", elem_id="rag-copy-writing")
+        c.style = gr.Dropdown(
+            WRITING_STYLES, value="gbt7714-2025", label="著录格式 Style", elem_id="rag-style", min_width=160
+        )
+        c.format = gr.Dropdown(
+            WRITING_FORMATS, value="markdown", label="格式 Format", elem_id="rag-format", min_width=160
+        )
         c.download = gr.DownloadButton("下载 JSON Download exchange", visible=False, elem_id="rag-download")
         c.clear = gr.Button("新对话 New conversation", elem_id="rag-clear")
     c.writing = gr.Textbox(
-        label="用于写作（Markdown + GB/T 7714 + BibTeX） For writing",
+        label="用于写作（Markdown + GB/T 7714，或 BibTeX / RIS / CSL-JSON） For writing",
         lines=8,
         max_lines=30,
         buttons=["copy"],
@@ -421,7 +489,7 @@ def _library_tab(h: _Handlers) -> SimpleNamespace:
     lib = SimpleNamespace()
     lib.table = gr.Dataframe(
         h.library(),
-        headers=["题名 Title", "DOI", "段落 Chunks", "语言 Languages", "doc_id"],
+        headers=render.LIBRARY_HEADERS,
         interactive=False,
         wrap=True,
         elem_id="rag-library",
@@ -429,6 +497,18 @@ def _library_tab(h: _Handlers) -> SimpleNamespace:
     with gr.Row():
         lib.rebuild = gr.Checkbox(label="全部重新嵌入 Re-embed everything", value=False)
         lib.button = gr.Button("重建索引 Re-index", elem_id="rag-reindex")
+    with gr.Accordion("修改著录信息 Fix a record (saved to catalog.toml)", open=False, elem_id="rag-record"):
+        lib.paper = gr.Dropdown(
+            render.paper_choices(h.ref.get().papers), label="论文 Paper", elem_id="rag-record-paper"
+        )
+        lib.fields = [
+            gr.Textbox(label="题名 Title", elem_id="rag-record-title"),
+            gr.Textbox(label="作者 Authors (; 分隔 separated)", elem_id="rag-record-authors"),
+            gr.Textbox(label="年 Year", elem_id="rag-record-year"),
+            gr.Textbox(label="刊名 Journal", elem_id="rag-record-journal"),
+            gr.Textbox(label="DOI", elem_id="rag-record-doi"),
+        ]
+        lib.save = gr.Button("保存并重建索引 Save and re-index", elem_id="rag-record-save")
     lib.status = gr.Markdown("", elem_id="rag-reindex-status")
     return lib
 

@@ -109,6 +109,18 @@ def display_title(title: str, doc_id: str) -> str:
     return title
 
 
+def byline(authors: Sequence[str], year: object) -> str:
+    """ "郭冉 · 2025", "Vaswani, Ashish, Shazeer, Noam 等 et al. · 2017": the first three authors and the year."""
+    names = list(authors or ())
+    text = "; ".join(names[:3]) + (" 等 et al." if len(names) > 3 else "")
+    return " · ".join(x for x in (text, str(year) if year else "") if x)
+
+
+def _byline(item: Mapping[str, Any]) -> str:
+    text = byline(item.get("authors") or (), item.get("year"))
+    return f'<div class="rag-byline">{_esc(text)}</div>' if text else ""
+
+
 def _card(item: Mapping[str, Any], card_id: str, label: str, *, highlight: bool) -> str:
     where = [x for x in (item.get("section"), f"p. {item['page']}" if item.get("page") else None) if x]
     meta = " · ".join([*where, f"score {float(item.get('score', 0.0)):.3f}"])
@@ -129,6 +141,7 @@ def _card(item: Mapping[str, Any], card_id: str, label: str, *, highlight: bool)
         f'<article class="rag-src" id="{_esc(card_id)}">'
         f'<div class="rag-src-head"><span class="rag-n">{_esc(label)}</span> '
         f'<span class="rag-title">{_esc(display_title(item.get("title", ""), item.get("doc_id", "")))}</span></div>'
+        f"{_byline(item)}"
         f'<div class="rag-meta">{_esc(meta)}{doi}</div>'
         f'<blockquote class="rag-quote">{quote}</blockquote></article>'
     )
@@ -168,15 +181,34 @@ def sources_panel(turns: Sequence[Mapping[str, Any]]) -> str:
     return "".join(turn_panel(t["answer"], t["mid"], i) for i, t in reversed(answered))
 
 
+LIBRARY_HEADERS = [
+    "题名 Title",
+    "作者 Authors",
+    "年 Year",
+    "刊名 Journal",
+    "DOI",
+    "元数据来源 Metadata from",
+    "段落 Chunks",
+    "doc_id",
+]
+
+
 def library_rows(papers: Iterable[Any], counts: Mapping[str, int]) -> list[list[object]]:
+    """One row per paper (LIBRARY_HEADERS): its metadata, where the title and authors came from,
+    and how many chunks it has."""
     rows = []
     for p in papers:
+        sources = dict(p.sources)
+        origin = "; ".join(f"{field}: {sources[field]}" for field in ("title", "authors", "year") if field in sources)
         rows.append(
             [
                 display_title(p.title, p.doc_id),
+                "; ".join(p.authors) or "—",
+                p.year or "—",
+                p.journal or "—",
                 p.doi or "—",
+                origin or "文件名 file name only",
                 counts.get(p.doc_id, 0),
-                ", ".join(p.languages) or "—",
                 p.doc_id,
             ]
         )
