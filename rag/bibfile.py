@@ -312,7 +312,7 @@ _TAGGED_START = {
 }
 _TAGGED_LINE = {
     "ris": re.compile(r"^[A-Z][A-Z0-9] {1,2}-( |$)"),
-    "refworks": re.compile(r"^[A-Za-z][A-Za-z0-9] "),
+    "refworks": re.compile(r"^(?:A1|T1|SR|JF|YR|AD|ID) "),  # what follows RT in CNKI's and RefWorks' exports
     "endnote": re.compile(r"^%\S "),
     "noteexpress": re.compile(r"^\{[^{}]{1,40}\}:"),
 }
@@ -634,8 +634,13 @@ def _read_csl(text: str, name: str, problems: list[str]) -> list[_Draft]:
         line = text.count("\n", 0, offset + at) + 1
         try:
             item, at = decoder.raw_decode(body, at)
-        except ValueError as exc:
-            problems.append(f"{name}:{line}: not valid JSON from here ({exc.args[0]}); records after it were not read")
+        except json.JSONDecodeError as exc:
+            where = text.count("\n", 0, offset + exc.pos) + 1
+            reason = exc.msg.removesuffix(" at")  # "Unterminated string starting at" + a position
+            problems.append(
+                f"{name}:{line}: not valid JSON from here ({reason} on line {where}); records after it were not "
+                "read: fix the file or export it again"
+            )
             break
         at = _skip(body, at)
         if not isinstance(item, dict):
@@ -895,17 +900,43 @@ def _file_key(path: str) -> str:
     return unicodedata.normalize("NFC", basename(path)).casefold()
 
 
-def _evidence(record: BibRecord, paper: PaperKeys) -> int | None:
-    """The index in EVIDENCE of the strongest evidence that `record` describes `paper`, or None."""
-    if record.doi and _doi(paper.doi) == record.doi.lower():
-        return 0
-    key = title_key(record.title)
-    if key and key == title_key(paper.title):
-        return 1
-    name = _file_key(paper.name)
-    if any(_file_key(f) == name for f in record.files):
-        return 2
-    return None
+@dataclass(frozen=True, slots=True)
+class _Keys:
+    """What a record or paper is compared by, computed once."""
+
+    doi: str | None
+    title: str | None
+    files: frozenset[str]
+
+
+def _record_keys(record: BibRecord) -> _Keys:
+    return _Keys(_doi(record.doi), title_key(record.title), frozenset(_file_key(f) for f in record.files))
+
+
+def _paper_keys(paper: PaperKeys) -> _Keys:
+    return _Keys(_doi(paper.doi), title_key(paper.title), frozenset([_file_key(paper.name)]))
+
+
+def _claims(records: Sequence[BibRecord], papers: Sequence[PaperKeys]) -> list[tuple[int, int, int]]:
+    """(strength, record index, paper index) of every record-paper pair with evidence, strongest
+    (index into EVIDENCE) first, then earlier records, then earlier papers."""
+    index: list[dict[str, list[int]]] = [{}, {}, {}]  # DOI / title / file name -> paper indexes
+    for p, paper in enumerate(papers):
+        keys = _paper_keys(paper)
+        for strength, values in enumerate(((keys.doi,), (keys.title,), keys.files)):
+            for value in values:
+                if value:
+                    index[strength].setdefault(value, []).append(p)
+    claims = set()
+    for r, record in enumerate(records):
+        keys = _record_keys(record)
+        for strength, values in enumerate(((keys.doi,), (keys.title,), keys.files)):
+            for value in values:
+                claims.update((strength, r, p) for p in index[strength].get(value or "", ()))
+    best: dict[tuple[int, int], int] = {}
+    for strength, r, p in sorted(claims):
+        best.setdefault((r, p), strength)  # a pair counts once, by its strongest evidence
+    return sorted((strength, r, p) for (r, p), strength in best.items())
 
 
 def match_records(records: Sequence[BibRecord], papers: Sequence[PaperKeys]) -> Matches:
@@ -913,12 +944,7 @@ def match_records(records: Sequence[BibRecord], papers: Sequence[PaperKeys]) -> 
     then a record's attachment file name equal to the paper's file name (casefolded). When two
     records claim one paper, the stronger evidence wins, then the earlier record; the loser is
     named in `conflicts`. Pure: no I/O."""
-    claims = sorted(
-        (strength, r, p)
-        for r, record in enumerate(records)
-        for p, paper in enumerate(papers)
-        if (strength := _evidence(record, paper)) is not None
-    )
+    claims = _claims(records, papers)
     record_of: dict[int, tuple[int, int]] = {}  # paper index -> (record index, strength)
     paper_of: dict[int, tuple[int, int]] = {}  # record index -> (paper index, strength)
     conflicts: list[str] = []

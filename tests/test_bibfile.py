@@ -379,6 +379,26 @@ def test_csl_json_fields(tmp_path: Path) -> None:
     assert (guo.year, guo.keywords, guo.language) == (2025, ("数字经济", "跨境电商"), "zh-CN")
 
 
+def test_bad_items_of_a_csl_json_file_are_named_and_the_good_ones_kept(tmp_path: Path) -> None:
+    good = json.dumps(CSL[0], indent=2)
+    bib = read_bibliography(write(tmp_path, "a.json", f'[\n{good},\n"Deep learning, LeCun 2015",\n{good}\n]'))
+    after = 2 + good.count("\n") + 1  # the line after the first object
+    assert [r.origin for r in bib.records] == ["a.json:2"]
+    assert bib.problems[0] == f"a.json:{after}: item is not a CSL-JSON object; skipped"
+    assert bib.problems[1].startswith(
+        f"a.json:{after + 1}: duplicate citation key 'http://zotero.org/users/1/items/7XK2M9QP'"
+    )
+    truncated = write(
+        tmp_path, "b.json", f'[\n{good},\n{{"id": "vaswani2017", "type": "paper-conference", "title": "Att'
+    )
+    bib = read_bibliography(truncated)
+    assert [r.title for r in bib.records] == ["Deep learning"]
+    assert bib.problems == (
+        f"b.json:{after}: not valid JSON from here (Unterminated string starting on line {after}); records after "
+        "it were not read: fix the file or export it again",
+    )
+
+
 def test_a_json_that_is_not_csl_is_not_a_bibliography(tmp_path: Path) -> None:
     assert sniff(write(tmp_path, "settings.json", '{"embedder": "e5", "k": 8}')) is None
     assert sniff(write(tmp_path, "eval.json", '[{"question": "什么是跨境电商？", "answer": "…"}]')) is None
@@ -539,7 +559,14 @@ def test_a_paper_txt_is_not_a_bibliography(paper: str) -> None:
 
 def test_text_that_only_starts_like_an_export_is_not_one(tmp_path: Path) -> None:
     # A note whose first line happens to read like a tag, but nothing tagged follows.
-    assert sniff(write(tmp_path, "notes.txt", "RT Journal Article on trade\n跨境电商的发展概况如下。\n")) is None
+    assert (
+        sniff(
+            write(
+                tmp_path, "notes.txt", "RT Journal Article on trade\nAn overview of cross-border e-commerce in 2025.\n"
+            )
+        )
+        is None
+    )
     assert sniff(write(tmp_path, "todo.txt", "%0 read these first\n- LeCun 2015\n")) is None
 
 
