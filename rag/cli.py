@@ -41,6 +41,10 @@ def cmd_index(args: argparse.Namespace) -> int:
     rag.ensure_models(settings)
     # Skipped files and copies were each warned about once, as they were met (logging, stderr).
     report = rag.build_index(settings, rebuild=args.rebuild, wait=args.wait)
+    if report.metadata:
+        print("metadata from reference managers:")
+        for line in report.metadata:
+            print(f"  {line}")
     print(report.summary())
     return 0
 

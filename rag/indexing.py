@@ -21,11 +21,13 @@ from .chunking import chunk_paper, split_sentences
 from .config import Settings
 from .dedupe import distinct_chunks
 from .embeddings import Encoder, bridge_encoder, dense_encoder
-from .ingest import corpus_files
+from .errors import CorpusError
+from .ingest import corpus_files, read_paper
 from .lexical import han_vocabulary, tokenize
+from .metadata import Assignment, apply_record, assign, fingerprint, load_records
 from .outline import outline_of
 from .progress import Progress
-from .scan import Scan, scan
+from .scan import CorpusFile, Scan, scan
 from .types import Chunk, Heading, Paper
 
 if TYPE_CHECKING:
@@ -53,6 +55,8 @@ class BuildReport:
     seconds: float = 0.0
     index_dir: str = ""
     timings: dict[str, float] = field(default_factory=dict)
+    # Which reference-manager record each paper got: "x.pdf <- refs.bib:12 (by DOI)", unmatched ones
+    metadata: tuple[str, ...] = ()
 
     def summary(self) -> str:
         counts = (
@@ -109,18 +113,29 @@ def _build(settings: Settings, rebuild: bool, progress: bool) -> BuildReport:
     old = None if rebuild else _reusable(settings)
     catalog = load_catalog(settings.corpus_dir)
     _warn_other_corpus(settings, old)
+    available = load_records(settings.corpus_dir)
     found = scan(
         settings.corpus_dir, old, catalog, progress=progress, ocr=settings.ocr, pdf_extractor=settings.pdf_extractor
     )
-    if old is not None and _nothing_changed(old, found, catalog):
-        return _report(found, old, {"chunks": 0, "sentences": 0}, (), settings, started, {})
+    assignment = assign(available, [(f.path.name, _last_read(f, old)) for f in found.papers])
+    applied = {
+        f.entry.doc_id: fingerprint(assignment.by_name[f.path.name][0])
+        for f in found.papers
+        if f.path.name in assignment.by_name
+    }
+    for line in assignment.lines:
+        logger.info("metadata: %s", line)
+    if old is not None and _nothing_changed(old, found, catalog) and applied == old.manifest.get("records", {}):
+        return _report(found, old, {"chunks": 0, "sentences": 0}, (), settings, started, {}, assignment.lines)
     old_by_doc = _chunks_by_doc(old) if old else {}
     kept = {
-        f.entry.doc_id: (old.papers[f.entry.doc_id], old_by_doc.get(f.entry.doc_id, []))
+        f.entry.doc_id: (_described(settings, f, old, catalog, assignment, applied), old_by_doc.get(f.entry.doc_id, []))
         for f in found.papers
         if f.clean is None and old is not None
     }
     fresh, repeated = _chunk_fresh(settings, found)
+    by_doc = {f.entry.doc_id: f.path.name for f in found.papers}
+    fresh = [(_with_record(paper, assignment, by_doc[paper.doc_id]), chunks) for paper, chunks in fresh]
     data, embedded, timings = _assemble(settings, old, kept, fresh, progress)
     outlines: dict[str, list[Heading]] = {}  # doc_id -> its headings (kept papers: from the old index)
     for h in old.headings if old else ():
@@ -129,9 +144,47 @@ def _build(settings: Settings, rebuild: bool, progress: bool) -> BuildReport:
         if f.clean is not None:
             outlines[f.entry.doc_id] = outline_of(f.clean)
     headings = tuple(h for doc in data.papers for h in outlines.get(doc, ()))
-    data = replace(data, manifest=_manifest(settings, data, found, catalog), headings=headings)
+    data = replace(data, manifest=_manifest(settings, data, found, catalog) | {"records": applied}, headings=headings)
     store.write_index(settings.index_dir, data)
-    return _report(found, data, embedded, repeated, settings, started, timings)
+    return _report(found, data, embedded, repeated, settings, started, timings, assignment.lines)
+
+
+def _last_read(f: CorpusFile, old: store.IndexData | None) -> Paper:
+    if f.clean is not None:
+        return f.clean.paper
+    assert old is not None  # a file not read this time was indexed before
+    return old.papers[f.entry.doc_id]
+
+
+def _with_record(paper: Paper, assignment: Assignment, name: str) -> Paper:
+    chosen = assignment.by_name.get(name)
+    return apply_record(paper, *chosen) if chosen else paper
+
+
+def _described(
+    settings: Settings,
+    f: CorpusFile,
+    old: store.IndexData | None,
+    catalog: dict[str, dict[str, object]],
+    assignment: Assignment,
+    applied: dict[str, dict[str, object] | None],
+) -> Paper:
+    """A paper not read again: as indexed, unless its record changed; then the file's own
+    metadata is read again (its chunks stay) and the new record, if any, laid over it."""
+    assert old is not None
+    paper = old.papers[f.entry.doc_id]
+    before = old.manifest.get("records", {}).get(f.entry.doc_id)
+    if before == applied.get(f.entry.doc_id):
+        return paper
+    if before is not None:  # fields of the old record must not outlive it
+        try:
+            paper = read_paper(
+                f.path, catalog, doc_id=f.entry.doc_id, ocr=settings.ocr, pdf_extractor=settings.pdf_extractor
+            ).paper
+        except CorpusError as exc:
+            logger.warning("skipped: %s: its record changed but it cannot be read again (%s)", f.path.name, exc)
+            return paper
+    return _with_record(paper, assignment, f.path.name)
 
 
 def _nothing_changed(old: store.IndexData, found: Scan, catalog: dict[str, dict[str, object]]) -> bool:
@@ -153,6 +206,7 @@ def _report(
     settings: Settings,
     started: float,
     timings: dict[str, float],
+    metadata: Sequence[str] = (),
 ) -> BuildReport:
     def named(status: str) -> tuple[str, ...]:
         return tuple(f.path.name for f in found.papers if f.status == status)
@@ -171,6 +225,7 @@ def _report(
         seconds=time.perf_counter() - started,
         index_dir=str(settings.index_dir),
         timings=timings,
+        metadata=tuple(metadata),
     )
 
 

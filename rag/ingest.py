@@ -551,7 +551,7 @@ def _paper_meta(
         own["keywords"] = (words, "the text: its keywords")
     chosen: dict[str, object] = {}
     sources: dict[str, str] = {}
-    for key in ("title", "authors", "year", "journal", "doi", "abstract", "keywords"):
+    for key in ("title", "authors", "year", "journal", "doi", "abstract", "keywords", *_CATALOG_ONLY):
         if catalog.get(key):
             chosen[key], sources[key] = catalog[key], "catalog.toml"
         elif key in own and own[key][0]:
@@ -577,7 +577,12 @@ def _paper_meta(
         if isinstance(keywords_value, list | tuple)
         else (str(keywords_value),),
         sources=tuple(sorted(sources.items())),
+        **{key: str(chosen[key]) for key in _CATALOG_ONLY if chosen.get(key)},
     )
+
+
+# Paper fields only a record or catalog.toml states (a paper's text does not give them reliably).
+_CATALOG_ONLY = ("item_type", "volume", "issue", "pages", "publisher", "place", "url", "language")
 
 
 def _markdown_title(raw: str) -> str:
@@ -607,8 +612,15 @@ def corpus_files(corpus_dir: Path, *, warn: bool = True) -> list[Path]:
             nested[0].relative_to(corpus_dir),
             corpus_dir,
         )
+    from .bibfile import sniff  # a CNKI RefWorks/EndNote export is a .txt too: it is not a paper
+
     return sorted(
-        p for p in corpus_dir.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED and p.name != "README.md"
+        p
+        for p in corpus_dir.iterdir()
+        if p.is_file()
+        and p.suffix.lower() in SUPPORTED
+        and p.name != "README.md"
+        and not (p.suffix.lower() == ".txt" and sniff(p))
     )
 
 
