@@ -87,6 +87,7 @@ __all__ = [
     "language_problem",
     "leg",
     "load",
+    "indexed_papers",
     "markdown_for_writing",
     "ensure_models",
     "open_or_build",
@@ -120,7 +121,7 @@ if TYPE_CHECKING:
     from .ingest import read_paper
     from .legible import verdict as language_problem
     from .legs import LEGS, Leg, leg
-    from .pipeline import Assistant, load, open_or_build
+    from .pipeline import Assistant, indexed_papers, load, open_or_build
     from .provision import ensure_models, provision_e5
     from .references import FORMATS as REFERENCE_FORMATS
     from .references import STYLES as REFERENCE_STYLES
@@ -131,6 +132,7 @@ if TYPE_CHECKING:
 _LAZY: dict[str, str | tuple[str, str]] = {
     "Assistant": "pipeline",
     "load": "pipeline",
+    "indexed_papers": "pipeline",
     "open_or_build": "pipeline",
     "build_index": "indexing",
     "BuildReport": "indexing",

@@ -164,6 +164,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """The indexed papers' references in a GB/T 7714 style or as BibTeX/RIS/CSL-JSON."""
+    settings = _settings(args)
+    papers = rag.indexed_papers(settings)
+    if args.doc:
+        known = {p.doc_id for p in papers}
+        missing = [d for d in args.doc if d not in known]
+        if missing:
+            raise rag.RagError(f"No paper {', '.join(missing)} in {settings.index_dir}/; `rag export` lists all.")
+        papers = [p for p in papers if p.doc_id in set(args.doc)]
+    text = rag.export_references(papers, args.format)
+    if args.output:
+        Path(args.output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        print(f"{len(papers)} references ({args.format}) -> {args.output}", file=sys.stderr)
+    else:
+        print(text.rstrip("\n"))
+    return 0
+
+
 # One-line help for the commands the project's own packages register (read without importing them).
 PLUGIN_HELP = {
     "serve": "open the chat UI on localhost",
@@ -236,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["extractive", "openai", "llamacpp"],
         help="answer back-end (default RAG_LLM or extractive); openai reads RAG_LLM_BASE_URL/MODEL/API_KEY",
     )
+    p = sub.add_parser("export", help="the indexed papers' references: GB/T 7714-2025/2015, BibTeX, RIS, CSL-JSON")
+    common(p)
+    p.add_argument(
+        "--format", default="gbt7714-2025", choices=["gbt7714-2025", "gbt7714-2015", "bibtex", "ris", "csl-json"]
+    )
+    p.add_argument("--doc", action="append", metavar="DOC_ID", help="only this paper (repeatable)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of stdout")
     p = sub.add_parser("demo", help="build what is missing and answer a sample question")
     common(p)
     p.add_argument("question", nargs="?", default=SAMPLE_QUESTION)
@@ -258,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("rag.progress").setLevel(min(level, logging.INFO))
     start = time.perf_counter()
     try:
-        handlers = {"models": cmd_models, "index": cmd_index, "ask": cmd_ask, "demo": cmd_demo}
+        handlers = {"models": cmd_models, "index": cmd_index, "ask": cmd_ask, "demo": cmd_demo, "export": cmd_export}
         if args.command not in handlers:
             return run_plugin(args.command, rest)
         return handlers[args.command](args)
@@ -268,6 +294,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `rag export | head`: the reader has what it wanted
+        sys.stderr.close()
+        return 0
     finally:
         logger.info("done in %.2f s", time.perf_counter() - start)
 

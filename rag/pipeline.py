@@ -330,6 +330,13 @@ def load(settings: Settings | None = None, *, tuning: Tuning | None = None, **ov
     return assistant
 
 
+def indexed_papers(settings: Settings | None = None) -> list[Paper]:
+    """The papers of the index with their metadata (for exports and listings): reads the index's
+    paper table only, no models. Raises IndexNotFoundError when there is no index."""
+    settings = settings or Settings.load()
+    return store.read_papers(settings.index_dir)
+
+
 def open_or_build(settings: Settings, *, progress: bool | None = None) -> Assistant:
     """Load the index, building it first when it is missing (the chat, `rag demo`)."""
     from .errors import IndexNotFoundError

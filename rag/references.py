@@ -107,7 +107,8 @@ def reference(paper: Paper, style: str = DEFAULT_STYLE, *, page: str | None = No
     if edition == 2015:
         code = _CODES_2015.get(code, code)
     online = "/OL" if paper.url else ""
-    title = paper.title.rstrip(".。")
+    # An unknown title is said, not faked with the file stem (the library tab can fix the record).
+    title = paper.title.rstrip(".。") if paper.title_known else f"（题名未知 untitled: {paper.source}）"
     location = paper.pages or page
     year = str(paper.year) if paper.year else None
     if kind in ("chapter", "paper-conference") and paper.journal:
@@ -253,7 +254,9 @@ def export_references(papers: Sequence[Paper], fmt: str) -> str:
 
 def csl_item(paper: Paper) -> dict[str, object]:
     """A CSL-JSON item: names as {family, given} (persons) or {literal} (organisations, CJK names)."""
-    item: dict[str, object] = {"id": paper.doc_id, "type": paper.item_type or "article-journal", "title": paper.title}
+    item: dict[str, object] = {"id": paper.doc_id, "type": paper.item_type or "article-journal"}
+    if paper.title_known:
+        item["title"] = paper.title
     if paper.authors:
         item["author"] = [_csl_name(a) for a in paper.authors]
     if paper.year:
@@ -305,7 +308,8 @@ _RIS_TYPES = {
 
 def _ris_entry(paper: Paper) -> dict[str, object]:
     entry: dict[str, object] = {"type_of_reference": _RIS_TYPES.get(paper.item_type or "article-journal", "GEN")}
-    entry["primary_title"] = paper.title
+    if paper.title_known:
+        entry["primary_title"] = paper.title
     if paper.authors:
         entry["authors"] = [_comma_name(a) for a in paper.authors]
     if paper.year:
@@ -363,7 +367,7 @@ def _bibtex(papers: Sequence[Paper]) -> str:
     used: set[str] = set()
     for paper in papers:
         kind = paper.item_type or "article-journal"
-        fields = [Field("title", _bibtex_value(paper.title))]
+        fields = [Field("title", _bibtex_value(paper.title))] if paper.title_known else []
         if paper.authors:
             names = [_comma_name(a) for a in paper.authors]
             fields.append(Field("author", " and ".join(f"{{{n}}}" if _is_literal(n) else n for n in names)))

@@ -79,6 +79,19 @@ def read_manifest(index_dir: Path) -> dict[str, Any] | None:
         raise RagError(f"{path} is damaged ({exc}). Rebuild with `rag index --rebuild`.") from exc
 
 
+def read_papers(index_dir: Path) -> list[Paper]:
+    """The papers of the index in index_dir, in index order, without loading vectors or models.
+    Raises IndexNotFoundError when there is no index, RagError when it is damaged."""
+    manifest = read_manifest(index_dir)
+    if manifest is None:
+        raise IndexNotFoundError(f"No index in {index_dir}/. Build it with `rag index`.")
+    path = index_dir / manifest["generation"] / "papers.json"
+    try:
+        return [_paper(p) for p in json.loads(path.read_text(encoding="utf-8"))]
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise RagError(f"{path} is damaged ({exc}). Rebuild with `rag index --rebuild`.") from exc
+
+
 def check_compatible(manifest: dict[str, Any], expected: dict[str, Any], index_dir: Path) -> None:
     """Raise IndexMismatchError naming both values when the index was built otherwise."""
     if manifest.get("format_version") != FORMAT_VERSION:

@@ -254,3 +254,19 @@ def test_writing_footnotes_give_the_cited_printed_page() -> None:
     assert "[^1]: 张伯伟. 全唐五代诗格汇考[M]. 南京：江苏古籍出版社，2002：137." in text
     text_2015 = rag.markdown_for_writing(answer, {"d": ZHANG_BOOK}, style="gbt7714-2015")
     assert "南京: 江苏古籍出版社, 2002: 137." in text_2015
+
+
+def test_rag_export_writes_the_index_library(settings: rag.Settings, tmp_path, capsys) -> None:  # noqa: ANN001
+    from rag.cli import main
+
+    out = tmp_path / "library.json"
+    assert main(["export", "--index", str(settings.index_dir), "--format", "csl-json", "-o", str(out)]) == 0
+    items = {item["id"]: item for item in json.loads(out.read_text(encoding="utf-8"))}
+    assert len(items) == 5
+    assert items["000_0ea6e26401eae5d1"]["title"] == "中国跨境电商发展的困境及其对策研究"
+    assert "title" not in items["002_268bfb1f0d63e3bd"]  # unknown titles are not faked with the file stem
+    assert main(["export", "--index", str(settings.index_dir), "--doc", "001_4139313f3243f7e4"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.startswith("[1] 郭冉. （题名未知 untitled: 001_4139313f3243f7e4.txt）[J]. 电子商务评论，2025.")
+    assert main(["export", "--index", str(settings.index_dir), "--doc", "nope"]) == 1
+    assert "No paper nope" in capsys.readouterr().err
