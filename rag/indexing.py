@@ -117,11 +117,9 @@ def _build(settings: Settings, rebuild: bool, progress: bool) -> BuildReport:
     found = scan(
         settings.corpus_dir, old, catalog, progress=progress, ocr=settings.ocr, pdf_extractor=settings.pdf_extractor
     )
-    assignment = assign(available, [(f.path.name, _last_read(f, old)) for f in found.papers])
+    assignment = assign(available, [(f.name, _last_read(f, old)) for f in found.papers])
     applied = {
-        f.entry.doc_id: fingerprint(assignment.by_name[f.path.name][0])
-        for f in found.papers
-        if f.path.name in assignment.by_name
+        f.entry.doc_id: fingerprint(assignment.by_name[f.name][0]) for f in found.papers if f.name in assignment.by_name
     }
     for line in assignment.lines:
         logger.info("metadata: %s", line)
@@ -134,7 +132,7 @@ def _build(settings: Settings, rebuild: bool, progress: bool) -> BuildReport:
         if f.clean is None and old is not None
     }
     fresh, repeated = _chunk_fresh(settings, found)
-    by_doc = {f.entry.doc_id: f.path.name for f in found.papers}
+    by_doc = {f.entry.doc_id: f.name for f in found.papers}
     fresh = [(_with_record(paper, assignment, by_doc[paper.doc_id]), chunks) for paper, chunks in fresh]
     data, embedded, timings = _assemble(settings, old, kept, fresh, progress)
     outlines: dict[str, list[Heading]] = {}  # doc_id -> its headings (kept papers: from the old index)
@@ -179,12 +177,17 @@ def _described(
     if before is not None:  # fields of the old record must not outlive it
         try:
             paper = read_paper(
-                f.path, catalog, doc_id=f.entry.doc_id, ocr=settings.ocr, pdf_extractor=settings.pdf_extractor
+                f.path,
+                catalog,
+                doc_id=f.entry.doc_id,
+                ocr=settings.ocr,
+                pdf_extractor=settings.pdf_extractor,
+                source=f.name,
             ).paper
         except CorpusError as exc:
-            logger.warning("skipped: %s: its record changed but it cannot be read again (%s)", f.path.name, exc)
+            logger.warning("skipped: %s: its record changed but it cannot be read again (%s)", f.name, exc)
             return paper
-    return _with_record(paper, assignment, f.path.name)
+    return _with_record(paper, assignment, f.name)
 
 
 def _nothing_changed(old: store.IndexData, found: Scan, catalog: dict[str, dict[str, object]]) -> bool:
@@ -209,7 +212,7 @@ def _report(
     metadata: Sequence[str] = (),
 ) -> BuildReport:
     def named(status: str) -> tuple[str, ...]:
-        return tuple(f.path.name for f in found.papers if f.status == status)
+        return tuple(f.name for f in found.papers if f.status == status)
 
     return BuildReport(
         added=named("added"),
@@ -259,7 +262,7 @@ def _chunk_fresh(settings: Settings, found: Scan) -> tuple[list[tuple[Paper, lis
         chunks = chunk_paper(f.clean, chunk_chars=settings.chunk_chars, chunk_overlap=settings.chunk_overlap)
         distinct = distinct_chunks(chunks)
         if len(distinct) < len(chunks):
-            note = f"{f.path.name} repeats itself: {len(chunks):,} chunks, {len(distinct):,} distinct; each kept once"
+            note = f"{f.name} repeats itself: {len(chunks):,} chunks, {len(distinct):,} distinct; each kept once"
             logger.info("%s", note)
             repeated.append(note)
         fresh.append((f.clean.paper, distinct))

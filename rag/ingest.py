@@ -653,8 +653,10 @@ def read_paper(
     ocr: bool = False,
     progress: Callable[[int, int], None] | None = None,
     pdf_extractor: str = "pdfplumber",
+    source: str | None = None,
 ) -> CleanPaper:
-    """One file -> cleaned paper, under `doc_id` (see document_ids; the file stem unless given).
+    """One file -> cleaned paper, under `doc_id` (see document_ids; the file stem unless given);
+    `source`: its name within the corpus (default the file name; a Zotero attachment's path).
     Its catalog entry is the one under that id. PDFs are read with their layout (rag/pdf.py);
     `ocr`: read pages without a text layer by OCR; `progress(pages done, pages)` for long files;
     `pdf_extractor`: "pdfplumber" or "pdfium" (rag/pdf.py: read_pdf).
@@ -672,7 +674,7 @@ def read_paper(
     else:
         pages = read_pages(path, doc_id)
     clean = clean_pages(
-        pages, source=path.name, sha256=file_sha256(path), catalog=(catalog or {}).get(doc_id), found=found
+        pages, source=source or path.name, sha256=file_sha256(path), catalog=(catalog or {}).get(doc_id), found=found
     )
     if not any(b.kind != "heading" for b in clean.blocks):
         raise CorpusError(f"{path.name} has no text after cleaning")

@@ -10,6 +10,7 @@ files, the one indexed before stays the original; else the shortest name, then t
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,11 @@ class CorpusFile:
     entry: FileEntry  # what the manifest will record
     clean: CleanPaper | None  # read this time (new or changed); None when the old chunks stay
     status: str  # "added" | "updated" | "unchanged" | "kept" (unreadable, old chunks stay) | "copy"
+    name: str = ""  # unique within the corpus: the file name, or a Zotero attachment's path under storage/
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", self.path.name)
 
 
 @dataclass(frozen=True)
@@ -58,12 +64,12 @@ class Scan:
     removed: tuple[str, ...]  # indexed before, gone from the folder
 
     def duplicates(self) -> tuple[str, ...]:
-        return tuple(f"{copy.path.name} is a copy of {original}" for copy, original in self.copies)
+        return tuple(f"{copy.name} is a copy of {original}" for copy, original in self.copies)
 
     def manifest_files(self) -> dict[str, dict[str, str]]:
-        entries = {f.path.name: f.entry for f in self.papers}
+        entries = {f.name: f.entry for f in self.papers}
         for copy, original in self.copies:
-            entries[copy.path.name] = replace(copy.entry, copy_of=original)
+            entries[copy.name] = replace(copy.entry, copy_of=original)
         return {name: entries[name].to_dict() for name in sorted(entries)}
 
 
@@ -92,17 +98,23 @@ def scan(
     progress: bool,
     ocr: bool = False,
     pdf_extractor: str = "pdfplumber",
+    files: Sequence[tuple[Path, str, str]] | None = None,
 ) -> Scan:
+    """`files`: (path, unique name, document id) of each paper when the corpus is not a plain
+    folder (a Zotero library: names are paths under its data directory); default: the folder's
+    paper files, named by file name, with document_ids."""
     previous = previous_files(old.manifest) if old else {}
-    paths = corpus_files(corpus_dir)
-    ids = document_ids(paths)
-    _warn_ambiguous_catalog(catalog, ids)
+    if files is None:
+        paths = corpus_files(corpus_dir)
+        ids = document_ids(paths)
+        _warn_ambiguous_catalog(catalog, ids)
+        files = [(path, path.name, ids[path]) for path in paths]
     found: list[CorpusFile] = []
     skipped: list[str] = []
-    with Progress("reading files", len(paths), bar=progress, unit="file") as bar:
-        for path in paths:
+    with Progress("reading files", len(files), bar=progress, unit="file") as bar:
+        for path, name, doc_id in files:
             item = _look(
-                path, ids[path], previous.get(path.name), old, catalog, skipped, _Reader(ocr, progress, pdf_extractor)
+                path, doc_id, previous.get(name), old, catalog, skipped, _Reader(ocr, progress, pdf_extractor), name
             )
             if item is not None:
                 found.append(item)
@@ -110,14 +122,14 @@ def scan(
     papers, copies = _split_copies(found)
     for copy, original in copies:
         logger.warning(
-            "%s is a copy of %s (the same text); not indexed, so its passages do not repeat", copy.path.name, original
+            "%s is a copy of %s (the same text); not indexed, so its passages do not repeat", copy.name, original
         )
     readable = [
         f
         for f in (_read_if_needed(f, catalog, skipped, _Reader(ocr, progress, pdf_extractor)) for f in papers)
         if f is not None
     ]
-    present = {p.name for p in paths}
+    present = {name for _, name, _ in files}
     removed = sorted(n for n, e in previous.items() if e.copy_of is None and n not in present)
     return Scan(tuple(readable), tuple(copies), tuple(skipped), tuple(removed))
 
@@ -130,6 +142,7 @@ def _look(
     catalog: dict[str, dict[str, object]],
     skipped: list[str],
     reader: _Reader,
+    name: str,
 ) -> CorpusFile | None:
     """One file: reuse what the previous build knew when its bytes, id and catalog entry are
     the same; else read it. An unreadable file is warned about once and keeps its old chunks."""
@@ -138,34 +151,34 @@ def _look(
     unchanged = False
     if prev is not None and prev.sha256 == sha and prev.doc_id == doc_id:
         if prev.copy_of and prev.text_sha256:
-            return CorpusFile(path, prev, None, "copy")
+            return CorpusFile(path, prev, None, "copy", name)
         unchanged = old is not None and indexed and not _catalog_changed(old, doc_id, catalog)
         if unchanged and prev.text_sha256:
-            return CorpusFile(path, prev, None, "unchanged")
+            return CorpusFile(path, prev, None, "unchanged", name)
     try:
-        clean = reader.read(path, catalog, doc_id)
+        clean = reader.read(path, catalog, doc_id, name)
     except CorpusError as exc:
         _skip(path, exc, skipped)
         if prev is not None and prev.copy_of is None and prev.doc_id == doc_id and indexed:
-            return CorpusFile(path, prev, None, "kept")  # keep what was indexed before rather than lose it
+            return CorpusFile(path, prev, None, "kept", name)  # keep what was indexed before rather than lose it
         return None
     entry = FileEntry(doc_id, sha, fingerprint(clean.text))
     if unchanged:  # indexed before text fingerprints were recorded: the chunks stay, the print is new
-        return CorpusFile(path, entry, None, "unchanged")
-    return CorpusFile(path, entry, clean, "updated" if prev is not None and prev.copy_of is None else "added")
+        return CorpusFile(path, entry, None, "unchanged", name)
+    return CorpusFile(path, entry, clean, "updated" if prev is not None and prev.copy_of is None else "added", name)
 
 
 def _split_copies(found: list[CorpusFile]) -> tuple[list[CorpusFile], list[tuple[CorpusFile, str]]]:
     groups: dict[str, list[CorpusFile]] = {}
     for f in found:
-        groups.setdefault(f.entry.text_sha256 or f"unknown:{f.path.name}", []).append(f)
+        groups.setdefault(f.entry.text_sha256 or f"unknown:{f.name}", []).append(f)
     papers: list[CorpusFile] = []
     copies: list[tuple[CorpusFile, str]] = []
     for group in groups.values():
-        group.sort(key=lambda f: (f.status not in INDEXED_BEFORE, len(f.path.name), f.path.name))
+        group.sort(key=lambda f: (f.status not in INDEXED_BEFORE, len(f.name), f.name))
         papers.append(group[0])
-        copies += [(f, group[0].path.name) for f in group[1:]]
-    return sorted(papers, key=lambda f: f.path.name), sorted(copies, key=lambda c: c[0].path.name)
+        copies += [(f, group[0].name) for f in group[1:]]
+    return sorted(papers, key=lambda f: f.name), sorted(copies, key=lambda c: c[0].name)
 
 
 def _read_if_needed(
@@ -175,12 +188,12 @@ def _read_if_needed(
     if f.status != "copy":
         return f
     try:
-        clean = reader.read(f.path, catalog, f.entry.doc_id)
+        clean = reader.read(f.path, catalog, f.entry.doc_id, f.name)
     except CorpusError as exc:
         _skip(f.path, exc, skipped)
         return None
     entry = FileEntry(f.entry.doc_id, f.entry.sha256, fingerprint(clean.text))
-    return CorpusFile(f.path, entry, clean, "added")
+    return CorpusFile(f.path, entry, clean, "added", f.name)
 
 
 @dataclass
@@ -191,7 +204,7 @@ class _Reader:
     bar: bool
     extractor: str = "pdfplumber"
 
-    def read(self, path: Path, catalog: dict[str, dict[str, object]], doc_id: str) -> CleanPaper:
+    def read(self, path: Path, catalog: dict[str, dict[str, object]], doc_id: str, name: str) -> CleanPaper:
         pages: Progress | None = None
 
         def on_page(done: int, total: int) -> None:
@@ -203,7 +216,7 @@ class _Reader:
 
         try:
             return read_paper(
-                path, catalog, doc_id=doc_id, ocr=self.ocr, progress=on_page, pdf_extractor=self.extractor
+                path, catalog, doc_id=doc_id, ocr=self.ocr, progress=on_page, pdf_extractor=self.extractor, source=name
             )
         finally:
             if pages is not None:
