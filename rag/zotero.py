@@ -253,9 +253,15 @@ def _copy_files(database: Path, copy: Path) -> None:
 
 def _backup(database: Path, copy: Path) -> None:
     try:
-        with closing(sqlite3.connect(_read_only_uri(database), uri=True, timeout=LOCK_WAIT_SECONDS)) as source:
+        uri = _read_only_uri(database)
+        with closing(sqlite3.connect(uri, uri=True, timeout=LOCK_WAIT_SECONDS, isolation_level=None)) as source:
+            # Take the shared lock first: Python's backup() retries a busy source forever, while a
+            # read waits LOCK_WAIT_SECONDS and then fails; held, it keeps writers out until the copy is made.
+            source.execute("BEGIN")
+            source.execute("SELECT count(*) FROM sqlite_master").fetchone()
             with closing(sqlite3.connect(copy)) as target:
                 source.backup(target)
+            source.execute("COMMIT")
     except sqlite3.OperationalError as e:
         if "locked" in str(e) or "busy" in str(e):
             raise _locked(database) from e
@@ -375,9 +381,9 @@ def _read_library(
             seen[real] = (name, label)
             doc_id = key if n == 0 else f"{key}-{att.key}"
             found.append(ZoteroAttachment(real, name, doc_id, _with_files(record, name)))
-    for line in missing:
-        logger.warning("skipped: %s", line)
-    for line in problems:
+    missing.sort()
+    problems.sort()
+    for line in missing + problems:
         logger.warning("skipped: %s", line)
     found.sort(key=lambda a: a.name)
     return ZoteroLibrary(tuple(found), tuple(missing), tuple(problems), version)
