@@ -326,25 +326,13 @@ def _read_library(
     conn: sqlite3.Connection, data_dir: Path, version: int, collection: str | None, base_dir: Path | None
 ) -> ZoteroLibrary:
     items = _items(conn)  # itemID -> (key, type name, dateAdded)
-    gone = _ids(conn, "SELECT itemID FROM deletedItems")
-    if _has_table(conn, "feedItems"):  # items of RSS feeds are not part of the library
-        gone |= _ids(conn, "SELECT itemID FROM feedItems")
     tree = _collections(conn)
     holders = _collection_items(conn, tree)
     allowed = _restrict(conn, tree, collection) if collection is not None else None
+    pdfs = _pdfs_by_owner(conn, items, allowed)
     fields = _fields(conn)
     creators = _creators(conn)
     tags = _tags(conn)
-
-    pdfs: dict[int, list[_Attachment]] = defaultdict(list)  # owner (parent or standalone) -> its PDFs
-    for att in _attachments(conn):
-        owner = att.parent_id if att.parent_id is not None else att.item_id
-        if att.item_id in gone or owner in gone or owner not in items or not _is_pdf(att):
-            continue
-        if att.parent_id is not None and items[owner][1] in NOT_REGULAR:
-            continue
-        if allowed is None or owner in allowed:
-            pdfs[owner].append(att)
 
     base = base_dir if base_dir is not None else _base_directory(data_dir) if _uses_base(pdfs) else None
     found: list[ZoteroAttachment] = []
@@ -380,13 +368,33 @@ def _read_library(
                 continue
             seen[real] = (name, label)
             doc_id = key if n == 0 else f"{key}-{att.key}"
-            found.append(ZoteroAttachment(real, name, doc_id, _with_files(record, name)))
+            found.append(ZoteroAttachment(path, name, doc_id, _with_files(record, name)))
     missing.sort()
     problems.sort()
     for line in missing + problems:
         logger.warning("skipped: %s", line)
     found.sort(key=lambda a: a.name)
     return ZoteroLibrary(tuple(found), tuple(missing), tuple(problems), version)
+
+
+def _pdfs_by_owner(
+    conn: sqlite3.Connection, items: dict[int, tuple[str, str, str]], allowed: set[int] | None
+) -> dict[int, list[_Attachment]]:
+    """The PDF attachments not in the trash, by the item they belong to (their parent, or themselves
+    when standalone); only regular items' and standalone ones, only owners in `allowed` when given."""
+    gone = _ids(conn, "SELECT itemID FROM deletedItems")
+    if _has_table(conn, "feedItems"):  # items of RSS feeds are not part of the library
+        gone |= _ids(conn, "SELECT itemID FROM feedItems")
+    pdfs: dict[int, list[_Attachment]] = defaultdict(list)
+    for att in _attachments(conn):
+        owner = att.parent_id if att.parent_id is not None else att.item_id
+        if att.item_id in gone or owner in gone or owner not in items or not _is_pdf(att):
+            continue
+        if att.parent_id is not None and items[owner][1] in NOT_REGULAR:
+            continue
+        if allowed is None or owner in allowed:
+            pdfs[owner].append(att)
+    return pdfs
 
 
 def _has_table(conn: sqlite3.Connection, name: str) -> bool:
