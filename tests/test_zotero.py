@@ -384,3 +384,30 @@ def test_typeset_papers_as_zotero_attachments(tmp_path: Path, home: Path) -> Non
     for a in library.attachments:
         assert a.path.read_bytes() == (TYPESET / a.path.name).read_bytes()
         assert a.record.title == a.path.stem
+
+
+WAL_HOLDER = """
+import sqlite3, sys
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("PRAGMA locking_mode=EXCLUSIVE")  # Zotero 8: WAL, the database held while it runs
+conn.execute("PRAGMA journal_mode=WAL")
+conn.execute("UPDATE itemDataValues SET value = 'Deep learning (revised)' WHERE value = 'Deep learning'")
+print("held", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_wal_library_held_by_a_running_zotero_is_read_with_its_latest_edits(sample: Path, private_tmp: Path) -> None:
+    database = sample / "zotero.sqlite"
+    proc = subprocess.Popen([sys.executable, "-c", WAL_HOLDER, str(database)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "held"
+        listing = sorted(p.name for p in sample.iterdir())
+        assert "zotero.sqlite-wal" in listing  # the edit is only in the write-ahead log so far
+        library = read_zotero(sample)
+        assert by_doc_id(library)["DEEP2345"].record.title == "Deep learning (revised)"
+        assert sorted(p.name for p in sample.iterdir()) == listing
+        assert list(private_tmp.iterdir()) == []
+    finally:
+        proc.communicate("", timeout=10)
