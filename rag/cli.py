@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ def _settings(args: argparse.Namespace) -> rag.Settings:
         use_bm25=False if getattr(args, "no_bm25", False) else None,
         use_dense=False if getattr(args, "no_dense", False) else None,
         ocr=getattr(args, "ocr", None),
+        zotero=getattr(args, "zotero", None),
+        zotero_collection=getattr(args, "collection", None),
     )
 
 
@@ -40,12 +43,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
     rag.ensure_models(settings)
     # Skipped files and copies were each warned about once, as they were met (logging, stderr).
+    if args.collection and not settings.zotero:
+        raise rag.RagError("--collection needs a Zotero library: add --zotero DIR (or RAG_CORPUS=zotero:DIR).")
     report = rag.build_index(settings, rebuild=args.rebuild, wait=args.wait)
     if report.metadata:
         print("metadata from reference managers:")
         for line in report.metadata:
             print(f"  {line}")
     print(report.summary())
+    if settings.zotero and not os.environ.get("RAG_CORPUS"):
+        print(f"To ask and chat over this library, set RAG_CORPUS=zotero:{settings.zotero} (its PDFs open from there).")
     return 0
 
 
@@ -224,6 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update the index from the corpus folder")
     common(p)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument(
+        "--zotero",
+        metavar="DIR",
+        help="index a Zotero library's PDFs with their metadata: its data directory (the folder with "
+        "zotero.sqlite and storage/; or RAG_CORPUS=zotero:DIR). Read-only; Zotero may keep running",
+    )
+    p.add_argument("--collection", metavar="NAME", help="with --zotero: only this collection and its subcollections")
     p.add_argument(
         "--ocr",
         action="store_true",

@@ -40,11 +40,20 @@ class Settings:
     max_question_chars: int = 2000
     # A JSON file of Tuning values to use instead of the shipped ones (rag/tuning.py); "" = shipped.
     tuning: str = ""
+    # A Zotero data directory (the folder with zotero.sqlite and storage/) to index instead of a
+    # folder of papers; also RAG_CORPUS=zotero:<dir>. "" = off. Its PDFs are read where they are.
+    zotero: str = ""
+    zotero_collection: str = ""  # only this collection (name, "Parent/Child" path or key) and its subcollections
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
         """Defaults, then RAG_<FIELD> environment variables, then non-None keyword arguments."""
         values: dict[str, Any] = {}
+        corpus = os.environ.get("RAG_CORPUS", "").strip()  # a folder, or zotero:<data dir>
+        if corpus.startswith("zotero:"):
+            values["zotero"] = corpus.removeprefix("zotero:")
+        elif corpus:
+            values["corpus_dir"] = Path(corpus).expanduser()
         for f in fields(cls):
             raw = os.environ.get(f"RAG_{f.name.upper()}")
             if raw is not None and raw != "":
@@ -54,6 +63,8 @@ class Settings:
                 raise RagError(f"Unknown setting {name!r}. Known: {', '.join(f.name for f in fields(cls))}.")
             if value is not None:
                 values[name] = coerce(name, value, getattr(cls(), name))
+        if values.get("zotero"):  # the library's data directory is the corpus root (PDF links, sources)
+            values["corpus_dir"] = Path(str(values["zotero"])).expanduser()
         settings = cls(**values)
         settings.validate()
         return settings

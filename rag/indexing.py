@@ -24,7 +24,7 @@ from .embeddings import Encoder, bridge_encoder, dense_encoder
 from .errors import CorpusError
 from .ingest import corpus_files, read_paper
 from .lexical import han_vocabulary, tokenize
-from .metadata import Assignment, apply_record, assign, fingerprint, load_records
+from .metadata import Assignment, Records, apply_record, assign, fingerprint, load_records
 from .outline import outline_of
 from .progress import Progress
 from .scan import CorpusFile, Scan, scan
@@ -90,7 +90,8 @@ def build_index(
     same index folder is waited for up to `wait` seconds (default LOCK_WAIT_SECONDS), then
     IndexBusyError; after it, this build finds its work done."""
     progress = sys.stderr.isatty() if progress is None else progress
-    corpus_files(settings.corpus_dir, warn=False)  # a missing corpus folder is reported before anything is created
+    if not settings.zotero:
+        corpus_files(settings.corpus_dir, warn=False)  # a missing corpus folder is reported before anything is created
     with store.build_lock(settings.index_dir, wait=LOCK_WAIT_SECONDS if wait is None else wait):
         return _build(settings, rebuild, progress)
 
@@ -111,12 +112,20 @@ def _warn_other_corpus(settings: Settings, old: store.IndexData | None) -> None:
 def _build(settings: Settings, rebuild: bool, progress: bool) -> BuildReport:
     started = time.perf_counter()
     old = None if rebuild else _reusable(settings)
-    catalog = load_catalog(settings.corpus_dir)
+    # A Zotero library's records are fixed in Zotero; its data directory is never written to.
+    catalog = {} if settings.zotero else load_catalog(settings.corpus_dir)
     _warn_other_corpus(settings, old)
-    available = load_records(settings.corpus_dir)
+    files, available, missing = _sources(settings)
     found = scan(
-        settings.corpus_dir, old, catalog, progress=progress, ocr=settings.ocr, pdf_extractor=settings.pdf_extractor
+        settings.corpus_dir,
+        old,
+        catalog,
+        progress=progress,
+        ocr=settings.ocr,
+        pdf_extractor=settings.pdf_extractor,
+        files=files,
     )
+    found = replace(found, skipped=found.skipped + missing)
     assignment = assign(available, [(f.name, _last_read(f, old)) for f in found.papers])
     applied = {
         f.entry.doc_id: fingerprint(assignment.by_name[f.name][0]) for f in found.papers if f.name in assignment.by_name
@@ -145,6 +154,19 @@ def _build(settings: Settings, rebuild: bool, progress: bool) -> BuildReport:
     data = replace(data, manifest=_manifest(settings, data, found, catalog) | {"records": applied}, headings=headings)
     store.write_index(settings.index_dir, data)
     return _report(found, data, embedded, repeated, settings, started, timings, assignment.lines)
+
+
+def _sources(settings: Settings) -> tuple[list[tuple[Path, str, str]] | None, Records, tuple[str, ...]]:
+    """The papers to scan (None: the corpus folder's files), the records that may describe them,
+    and attachments named by the library whose files are missing."""
+    if not settings.zotero:
+        return None, load_records(settings.corpus_dir), ()
+    from .zotero import read_zotero
+
+    library = read_zotero(Path(settings.zotero).expanduser(), collection=settings.zotero_collection or None)
+    files = [(a.path, a.name, a.doc_id) for a in library.attachments]
+    given = {a.name: a.record for a in library.attachments}
+    return files, Records(given=given, problems=library.problems), library.missing
 
 
 def _last_read(f: CorpusFile, old: store.IndexData | None) -> Paper:
@@ -427,6 +449,7 @@ def _manifest(
         },
         "chunking": settings.chunking_signature(),
         "corpus_dir": str(settings.corpus_dir),
+        "zotero": {"dir": settings.zotero, "collection": settings.zotero_collection} if settings.zotero else None,
         "files": found.manifest_files(),
         "catalog": {p.doc_id: catalog.get(p.doc_id, {}) for p in papers},
         "counts": {

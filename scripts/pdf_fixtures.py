@@ -205,7 +205,8 @@ def split_en(text: str) -> list[str]:
 
 
 def load_papers(corpus: Path = CORPUS) -> list[Paper]:
-    from rag.ingest import corpus_files, document_ids, load_catalog, read_paper
+    from rag.catalog import load_catalog
+    from rag.ingest import corpus_files, document_ids, read_paper
 
     catalog = load_catalog(corpus)
     files = [p for p in corpus_files(corpus) if p.suffix == ".txt"]

@@ -324,6 +324,15 @@ class _Handlers:
         if not doc_id:
             yield "先选择一篇论文。 Choose a paper first.", gr.skip(), gr.skip(), gr.skip()
             return
+        if self.ref.get().settings.zotero:  # Zotero is the library's record; its folder is never written
+            yield (
+                "这是 Zotero 文库：请在 Zotero 中修改条目，然后重建索引。 This is a Zotero library: fix the item in "
+                "Zotero, then re-index.",
+                gr.skip(),
+                gr.skip(),
+                gr.skip(),
+            )
+            return
         fields = {
             "title": title,
             "authors": [a.strip() for a in re.split(r"[;；]", authors or "") if a.strip()],
