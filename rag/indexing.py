@@ -314,13 +314,24 @@ def _assemble(
     timings["tokenize"] = time.perf_counter() - t
     vectors: dict[str, np.ndarray] = {}
     embedded = {"chunks": 0, "sentences": 0}
+    # A chunk whose text the previous index embedded (a paper re-read for its metadata, or edited
+    # in one place) takes its old vectors: only texts never seen are encoded.
+    known = {embed_text(c): row for row, c in enumerate(old.chunks)} if old else {}
+    texts = [embed_text(c) for c in new_chunks]
+    reused = [i for i, text in enumerate(texts) if text in known]
+    todo = [i for i, text in enumerate(texts) if text not in known]
     for slot, encoder in encoders.items():
         t = time.perf_counter()
         parts = [old.vectors[slot][old_rows]] if old and old_rows else []
         if new_chunks:
-            fresh_vecs, n = encode_once(encoder, [embed_text(c) for c in new_chunks], progress, f"chunks ({slot})")
+            fresh_vecs = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+            if reused:
+                assert old is not None
+                fresh_vecs[reused] = old.vectors[slot][[known[texts[i]] for i in reused]]
+            if todo:
+                fresh_vecs[todo], n = encode_once(encoder, [texts[i] for i in todo], progress, f"chunks ({slot})")
+                embedded["chunks"] = max(embedded["chunks"], n)
             parts.append(fresh_vecs)
-            embedded["chunks"] = max(embedded["chunks"], n)
         vectors[slot] = np.concatenate(parts) if parts else np.zeros((0, encoder.dim), dtype=np.float32)
         timings[f"embed_{slot}"] = time.perf_counter() - t
     sentences, sentence_vectors, embedded["sentences"] = _sentences(old, chunks, bridge, progress, timings)

@@ -88,7 +88,8 @@ def test_records_beside_the_papers_give_their_metadata_with_catalog_on_top(
 
     # catalog.toml outranks the record; editing it re-describes the paper.
     rag.save_catalog_entry(corpus, "003_d0102665b7b2c82a", {"title": "用户改正的题名"})
-    rag.build_index(built, progress=False)
+    report = rag.build_index(built, progress=False)
+    assert report.updated == ("003_d0102665b7b2c82a.txt",) and report.embedded_chunks == 0  # its vectors stay
     p3 = _papers(built)["003_d0102665b7b2c82a"]
     assert p3.title == "用户改正的题名" and dict(p3.sources)["title"] == "catalog.toml"
     assert p3.authors == ("Wang, Lei", "张华")  # the rest still from the record

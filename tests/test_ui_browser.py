@@ -76,15 +76,25 @@ def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
     pytest.fail(f"rag serve did not answer on {url} within {timeout:.0f} s:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+CORPUS_COPY: dict[str, Path] = {}
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = ensure_index()
     tmp = tmp_path_factory.mktemp("ui")
     index_copy = tmp / "index"
     shutil.copytree(settings.index_dir, index_copy)
+    # A copy of the corpus too: fixing a record in the library tab writes its catalog.toml.
+    shutil.copytree(ROOT / "corpus", CORPUS_COPY.setdefault("dir", tmp / "corpus"))
     port = free_port()
     log = tmp / "serve.log"
-    env = {**os.environ, "RAG_INDEX_DIR": str(index_copy), "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {
+        **os.environ,
+        "RAG_INDEX_DIR": str(index_copy),
+        "RAG_CORPUS_DIR": str(CORPUS_COPY["dir"]),
+        "GRADIO_ANALYTICS_ENABLED": "False",
+    }
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "rag.cli", "serve", "--port", str(port)],
@@ -178,8 +188,18 @@ def test_chat_journey(page) -> None:  # noqa: ANN001
     writing = page.locator("#rag-writing textarea")
     expect(writing).to_have_value(containing("[J]"), timeout=15_000)
     text = writing.input_value()
-    assert "[^1]" in text and "@article{" in text and "GB/T 7714" in text, text
+    assert "[^1]" in text and "GB/T 7714-2025" in text and "，2025" in text, text
     shot(page, "04_copy_for_writing")
+    # The other edition, then a reference manager's format, chosen from the dropdowns.
+    page.locator("#rag-style input").click()
+    page.get_by_role("option", name="GB/T 7714-2015").click()
+    expect(writing).to_have_value(containing("GB/T 7714-2015"), timeout=15_000)
+    assert ", 2025" in writing.input_value()
+    page.locator("#rag-format input").click()
+    page.get_by_role("option", name="BibTeX").click()
+    expect(writing).to_have_value(containing("@article{"), timeout=15_000)
+    page.locator("#rag-format input").click()
+    page.get_by_role("option", name=re.compile("Markdown")).click()
 
     # The JSON download of the last exchange.
     with page.expect_download() as info:
@@ -236,6 +256,20 @@ def test_library_and_reindex(page) -> None:  # noqa: ANN001
     expect(status).to_contain_text("Index updated", timeout=240_000)
     expect(status).to_contain_text("chunks")
     shot(page, "08_library")
+    # Fixing a record: written to the corpus's catalog.toml (its comments kept), then re-indexed.
+    page.locator("#rag-record").get_by_text("修改著录信息").click()
+    page.locator("#rag-record-paper input").click()
+    page.get_by_role("option", name=re.compile("002_268bfb1f0d63e3bd")).click()
+    page.locator("#rag-record-title textarea").fill("数字经济背景下我国跨境电商发展现状、挑战与对策")
+    page.locator("#rag-record-authors textarea").fill("张三; Li, Ming")
+    page.locator("#rag-record-save").click()
+    expect(status).to_contain_text(re.compile(r"catalog\.toml.*Index updated"), timeout=240_000)
+    expect(table).to_contain_text("数字经济背景下我国跨境电商发展现状、挑战与对策")
+    expect(table).to_contain_text("title: catalog.toml")
+    catalog = (CORPUS_COPY["dir"] / "catalog.toml").read_text(encoding="utf-8")
+    assert 'title = "数字经济背景下我国跨境电商发展现状、挑战与对策"' in catalog
+    assert 'authors = ["张三", "Li, Ming"]' in catalog and catalog.startswith("# Metadata that the text files")
+    shot(page, "09_record_fixed")
     page.get_by_role("tab", name="对话 Chat").click()
     after = ask(page, "中国已成为多少个国家和地区的主要贸易伙伴？")
     expect(after).to_contain_text("150 多个")
