@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import store
+from .cache import EmbeddingCache
 from .catalog import load_catalog
 from .chunking import chunk_paper, split_sentences
 from .config import Settings
 from .dedupe import distinct_chunks
 from .embeddings import Encoder, bridge_encoder, dense_encoder
-from .errors import CorpusError
+from .errors import CorpusError, RagError
 from .ingest import corpus_files, read_paper
 from .lexical import han_vocabulary, tokenize
 from .metadata import Assignment, Records, apply_record, assign, fingerprint, load_records
@@ -37,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 # How long a second `rag index` on the same folder waits for the first before giving up.
 LOCK_WAIT_SECONDS = 1800.0
-EMBED_BATCH = 256  # texts per encoder call: how often progress moves, not the model's batch size
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class BuildReport:
     chunks: int = 0
     embedded_chunks: int = 0  # distinct chunk texts embedded by this build
     embedded_sentences: int = 0  # distinct sentence texts embedded by this build (cross-lingual encoder)
+    embedded_by_encoder: dict[str, int] = field(default_factory=dict)  # chunk texts encoded, per encoder slot
     seconds: float = 0.0
     index_dir: str = ""
     timings: dict[str, float] = field(default_factory=dict)
@@ -246,6 +247,7 @@ def _report(
         repeated=tuple(repeated),
         chunks=len(data.chunks),
         embedded_chunks=embedded["chunks"],
+        embedded_by_encoder={k.split(":", 1)[1]: v for k, v in embedded.items() if k.startswith("chunks:")},
         embedded_sentences=embedded["sentences"],
         seconds=time.perf_counter() - started,
         index_dir=str(settings.index_dir),
@@ -320,6 +322,7 @@ def _assemble(
     texts = [embed_text(c) for c in new_chunks]
     reused = [i for i, text in enumerate(texts) if text in known]
     todo = [i for i, text in enumerate(texts) if text not in known]
+    caches = {slot: _cache(settings, slot, encoder) for slot, encoder in encoders.items()}
     for slot, encoder in encoders.items():
         t = time.perf_counter()
         parts = [old.vectors[slot][old_rows]] if old and old_rows else []
@@ -329,35 +332,98 @@ def _assemble(
                 assert old is not None
                 fresh_vecs[reused] = old.vectors[slot][[known[texts[i]] for i in reused]]
             if todo:
-                fresh_vecs[todo], n = encode_once(encoder, [texts[i] for i in todo], progress, f"chunks ({slot})")
+                fresh_vecs[todo], n = encode_once(
+                    encoder, [texts[i] for i in todo], progress, f"chunks ({slot})", caches[slot], settings.embed_batch
+                )
                 embedded["chunks"] = max(embedded["chunks"], n)
+                embedded[f"chunks:{slot}"] = n
             parts.append(fresh_vecs)
         vectors[slot] = np.concatenate(parts) if parts else np.zeros((0, encoder.dim), dtype=np.float32)
         timings[f"embed_{slot}"] = time.perf_counter() - t
-    sentences, sentence_vectors, embedded["sentences"] = _sentences(old, chunks, bridge, progress, timings)
-    vocab, vocab_vectors = _vocabulary(old, tokens, bridge, progress, timings)
+    use_cache = caches.get("use")
+    batch = settings.embed_batch
+    sentences, sentence_vectors, embedded["sentences"] = _sentences(
+        old, chunks, bridge, progress, timings, use_cache, batch
+    )
+    vocab, vocab_vectors = _vocabulary(old, tokens, bridge, progress, timings, use_cache, batch)
+    _compact(caches, chunks, sentences, vocab)
     papers = {p.doc_id: p for p, _ in kept.values()} | {p.doc_id: p for p, _ in fresh}
     data = store.IndexData({}, papers, chunks, tokens, vectors, sentences, sentence_vectors, vocab, vocab_vectors)
     return data, embedded, timings
 
 
-def encode_once(encoder: Encoder, texts: list[str], progress: bool, what: str) -> tuple[np.ndarray, int]:
+def _compact(
+    caches: dict[str, EmbeddingCache],
+    chunks: Sequence[Chunk],
+    sentences: Sequence[tuple[int, int, int]],
+    vocab: Sequence[str],
+) -> None:
+    """Keep the caches to what this index uses once they have grown many shards."""
+    from .cache import COMPACT_SHARDS, digest
+
+    if all(c.shards <= COMPACT_SHARDS for c in caches.values()):
+        return
+    texts = [embed_text(c) for c in chunks]
+    for slot, cache in caches.items():
+        keep = list(texts)
+        if slot == "use":
+            keep += [chunks[ci].text[s - chunks[ci].start : e - chunks[ci].start] for ci, s, e in sentences]
+            keep += list(vocab)
+        cache.compact(digest(t) for t in keep)
+
+
+def _cache(settings: Settings, slot: str, encoder: Encoder) -> EmbeddingCache:
+    """The embedding cache of one encoder in the index folder (rag/cache.py)."""
+    return EmbeddingCache(store.cache_dir(settings.index_dir), f"{slot}-{encoder.name}")
+
+
+def encode_once(
+    encoder: Encoder,
+    texts: list[str],
+    progress: bool,
+    what: str,
+    cache: EmbeddingCache | None = None,
+    batch_size: int = 256,
+) -> tuple[np.ndarray, int]:
     """Vectors of `texts` in order, each distinct text encoded once (a 10 MB file of 114 sentences
-    said 60,000 times costs 114 encodings), with progress. Returns the vectors and that count."""
+    said 60,000 times costs 114 encodings), with progress. With a `cache`, texts it holds are not
+    encoded and each batch encoded is written to it before the next starts (a killed build
+    resumes there). Returns the vectors and the number of texts encoded."""
     import numpy as np
+
+    from .cache import digest
 
     rows: dict[str, int] = {}
     inverse = np.fromiter((rows.setdefault(t, len(rows)) for t in texts), dtype=np.int64, count=len(texts))
     distinct = list(rows)
-    parts = []
-    with Progress(f"embedding {what}", len(distinct), bar=progress, unit="text") as bar:
-        for i in range(0, len(distinct), EMBED_BATCH):
-            batch = distinct[i : i + EMBED_BATCH]
-            parts.append(encoder.encode_passages(batch, progress=False))
-            bar.update(len(batch))
-    if not parts:
+    if not distinct:
         return np.zeros((0, encoder.dim), dtype=np.float32), 0
-    return np.concatenate(parts)[inverse], len(distinct)
+    keys = [digest(t) for t in distinct] if cache is not None else []
+    found, cached = cache.get(keys) if cache is not None else ([], None)
+    out: np.ndarray | None = None
+    if cached is not None and len(found):
+        out = np.zeros((len(distinct), cached.shape[1]), dtype=np.float32)
+        out[found] = cached
+    todo = sorted(set(range(len(distinct))) - set(found))
+    with Progress(f"embedding {what}", len(todo), bar=progress, unit="text") as bar:
+        for i in range(0, len(todo), batch_size):
+            batch = todo[i : i + batch_size]
+            vectors = encoder.encode_passages([distinct[j] for j in batch], progress=False)
+            if out is None:
+                out = np.zeros((len(distinct), vectors.shape[1]), dtype=np.float32)
+            out[batch] = vectors
+            if cache is not None:
+                try:
+                    cache.add([keys[j] for j in batch], vectors)
+                except OSError as exc:
+                    raise RagError(
+                        f"Cannot write the embedding cache in {cache.dir}/ ({exc.strerror or exc}). Free disk "
+                        "space and run `rag index` again: the index in use is unchanged and the texts embedded "
+                        "so far are kept."
+                    ) from exc
+            bar.update(len(batch))
+    assert out is not None
+    return out[inverse], len(todo)
 
 
 def _sentences(
@@ -366,6 +432,8 @@ def _sentences(
     bridge: Encoder | None,
     progress: bool,
     timings: dict[str, float],
+    cache: EmbeddingCache | None = None,
+    batch_size: int = 256,
 ) -> tuple[tuple[tuple[int, int, int], ...], np.ndarray | None, int]:
     """Unique sentences of every chunk, with bridge-encoder vectors: a text the previous index
     already embedded is reused, every other distinct text is embedded once."""
@@ -391,7 +459,9 @@ def _sentences(
     todo = [i for i, text in enumerate(texts) if text not in known]
     embedded = 0
     if todo:
-        out[todo], embedded = encode_once(bridge, [texts[i] for i in todo], progress, "sentences (use)")
+        out[todo], embedded = encode_once(
+            bridge, [texts[i] for i in todo], progress, "sentences (use)", cache, batch_size
+        )
     timings["embed_sentences"] = time.perf_counter() - t
     return tuple(sentences), out, embedded
 
@@ -413,6 +483,8 @@ def _vocabulary(
     bridge: Encoder | None,
     progress: bool,
     timings: dict[str, float],
+    cache: EmbeddingCache | None = None,
+    batch_size: int = 256,
 ) -> tuple[tuple[str, ...], np.ndarray | None]:
     """Chinese index tokens with bridge vectors, so English words can find their Chinese terms."""
     import numpy as np
@@ -426,7 +498,7 @@ def _vocabulary(
         known = {tok: old.vocab_vectors[i] for i, tok in enumerate(old.vocab)}
     todo = [tok for tok in vocab if tok not in known]
     if todo:
-        fresh, _ = encode_once(bridge, todo, progress, "vocabulary (use)")
+        fresh, _ = encode_once(bridge, todo, progress, "vocabulary (use)", cache, batch_size)
         known.update(zip(todo, fresh, strict=True))
     vectors = np.stack([known[tok] for tok in vocab]) if vocab else np.zeros((0, 512), dtype=np.float32)
     timings["embed_vocab"] = time.perf_counter() - t

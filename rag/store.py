@@ -156,6 +156,11 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None, corpus_d
     )
 
 
+def cache_dir(index_dir: Path) -> Path:
+    """Where the embedding cache of an index lives (rag/cache.py): kept across generations."""
+    return index_dir / "cache"
+
+
 def write_index(index_dir: Path, data: IndexData) -> Path:
     """Write a new generation and switch the manifest to it atomically. Returns the folder.
     Raises RagError, writing nothing, when two chunks share a key or two files share an id."""
