@@ -83,6 +83,89 @@ def expected_signature(settings: Settings) -> dict[str, object]:
     return {"encoders": encoders, "chunking": settings.chunking_signature()}
 
 
+@dataclass(frozen=True)
+class IndexStatus:
+    """What `rag index --status` shows: the published index, what the corpus has that it lacks,
+    what the last build could not read, the embedding cache, and a build in progress."""
+
+    index_dir: str
+    built: str | None  # when the published index was written; None: there is none
+    papers: int
+    chunks: int
+    pending_added: tuple[str, ...]  # in the corpus, not in the index
+    pending_changed: tuple[str, ...]  # in both, bytes changed since the build
+    pending_removed: tuple[str, ...]  # in the index, gone from the corpus
+    failed: tuple[str, ...]  # "name: reason" from the last build
+    cache: dict[str, int]  # encoder -> texts cached
+    running: str | None  # pid of a build in progress
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.index_dir}/: "
+            + (f"{self.papers} papers, {self.chunks} chunks, built {self.built}" if self.built else "no index yet")
+        ]
+        pending = len(self.pending_added) + len(self.pending_changed) + len(self.pending_removed)
+        lines.append(
+            f"pending: {len(self.pending_added)} new, {len(self.pending_changed)} changed, "
+            f"{len(self.pending_removed)} removed" + (" (run `rag index`)" if pending else " (up to date)")
+        )
+        for label, names in (("new", self.pending_added), ("changed", self.pending_changed)):
+            lines += [f"  {label}: {n}" for n in names[:20]] + (
+                [f"  … {len(names) - 20} more"] if len(names) > 20 else []
+            )
+        lines += [f"  removed: {n}" for n in self.pending_removed[:20]]
+        lines.append(f"failed in the last build: {len(self.failed)}")
+        lines += [f"  {f}" for f in self.failed]
+        lines.append(
+            "embedding cache: "
+            + (", ".join(f"{name} {n:,} texts" for name, n in sorted(self.cache.items())) or "empty")
+        )
+        lines.append(f"build running: pid {self.running}" if self.running else "build running: no")
+        return "\n".join(lines)
+
+
+def index_status(settings: Settings) -> IndexStatus:
+    """Compare the corpus with the published index (by file bytes) without reading papers or
+    loading models. Raises CorpusError when the corpus cannot be listed."""
+    from .cache import EmbeddingCache
+    from .ingest import document_ids, file_sha256
+    from .scan import previous_files
+
+    manifest = store.read_manifest(settings.index_dir) or {}
+    before = previous_files(manifest)
+    if settings.zotero:
+        from .zotero import read_zotero
+
+        library = read_zotero(Path(settings.zotero).expanduser(), collection=settings.zotero_collection or None)
+        files = {a.name: a.path for a in library.attachments}
+    else:
+        paths = corpus_files(settings.corpus_dir, warn=False)
+        document_ids(paths)
+        files = {p.name: p for p in paths}
+    added = tuple(sorted(n for n in files if n not in before))
+    changed = tuple(sorted(n for n in files if n in before and before[n].sha256 != file_sha256(files[n])))
+    removed = tuple(sorted(n for n, e in before.items() if n not in files and e.copy_of is None))
+    cache_root = store.cache_dir(settings.index_dir)
+    cache = (
+        {d.name: len(EmbeddingCache(cache_root, d.name)) for d in sorted(cache_root.iterdir()) if d.is_dir()}
+        if cache_root.is_dir()
+        else {}
+    )
+    counts = manifest.get("counts", {})
+    return IndexStatus(
+        index_dir=str(settings.index_dir),
+        built=manifest.get("created"),
+        papers=int(counts.get("papers", 0)),
+        chunks=int(counts.get("chunks", 0)),
+        pending_added=added,
+        pending_changed=changed,
+        pending_removed=removed,
+        failed=tuple(manifest.get("skipped", ())),
+        cache=cache,
+        running=store.build_running(settings.index_dir),
+    )
+
+
 def build_index(
     settings: Settings, *, rebuild: bool = False, progress: bool | None = None, wait: float | None = None
 ) -> BuildReport:
@@ -534,6 +617,7 @@ def _manifest(
         "corpus_dir": str(settings.corpus_dir),
         "zotero": {"dir": settings.zotero, "collection": settings.zotero_collection} if settings.zotero else None,
         "files": found.manifest_files(),
+        "skipped": list(found.skipped),
         "catalog": {p.doc_id: catalog.get(p.doc_id, {}) for p in papers},
         "counts": {
             "papers": len(papers),

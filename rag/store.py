@@ -261,6 +261,22 @@ def build_lock(index_dir: Path, *, wait: float) -> Iterator[None]:
             fh.truncate()  # the flock itself goes with the file handle
 
 
+def build_running(index_dir: Path) -> str | None:
+    """The pid (as written in build.lock) of a `rag index` building index_dir now, else None."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    path = index_dir / LOCK
+    if not path.exists():
+        return None
+    with open(path, "a+", encoding="utf-8") as fh:
+        if _try_flock(fh, fcntl):
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            return None
+    return _lock_holder(path)
+
+
 def _try_flock(fh: Any, fcntl: Any) -> bool:
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -104,3 +104,33 @@ def test_a_full_disk_stops_the_build_with_a_clear_error_and_the_index_unchanged(
         rag.build_index(built, progress=False)
     assert (tmp_path / "index" / "manifest.json").read_text(encoding="utf-8") == manifest
     assert len(rag.load(built).papers) == 2  # the index in use still answers
+
+
+@pytest.mark.slow
+def test_status_says_what_is_indexed_pending_failed_and_running(
+    small_corpus: Path, tmp_path: Path, settings: rag.Settings
+) -> None:
+    from rag import store
+
+    built = settings.with_(corpus_dir=small_corpus, index_dir=tmp_path / "index")
+    assert rag.index_status(built).built is None
+    rag.build_index(built, progress=False)
+    status = rag.index_status(built)
+    assert (status.papers, status.running) == (2, None) and "up to date" in status.summary()
+    assert status.cache["dense-e5-small"] == status.chunks  # every chunk vector is cached
+    (small_corpus / "new.txt").write_text("跨境电商物流成本高企，海外仓建设亟待加强。" * 40, encoding="utf-8")
+    (small_corpus / "broken.pdf").write_bytes(b"%PDF-1.7 garbage")
+    changed = small_corpus / "003_d0102665b7b2c82a.txt"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n补充。\n", encoding="utf-8")
+    (small_corpus / "001_4139313f3243f7e4.txt").unlink()
+    status = rag.index_status(built)
+    assert status.pending_added == ("broken.pdf", "new.txt")
+    assert status.pending_changed == ("003_d0102665b7b2c82a.txt",)
+    assert status.pending_removed == ("001_4139313f3243f7e4.txt",)
+    assert "pending: 2 new, 1 changed, 1 removed (run `rag index`)" in status.summary()
+    rag.build_index(built, progress=False)
+    status = rag.index_status(built)
+    assert status.pending_added == ("broken.pdf",) and len(status.failed) == 1  # still not indexable
+    assert status.failed[0].startswith("broken.pdf") and "broken.pdf" in status.summary()
+    with store.build_lock(built.index_dir, wait=0):
+        assert rag.index_status(built).running == str(os.getpid())
