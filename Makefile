@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup models index eval bench llm lint clean pdf-fixtures
+.PHONY: run test setup models index eval bench llm lint clean pdf-fixtures distractors
 
 run: setup
 	$(BIN)/rag serve
@@ -43,6 +43,12 @@ index: setup
 pdf-fixtures: setup
 	bash scripts/install_texlive.sh
 	$(BIN)/python scripts/pdf_fixtures.py
+
+# Unrelated Chinese documents (Debian's manpages-zh as plain text) for `rag eval --distractors`
+# (build/distractors/); cached by a stamp. The package is installed first when missing.
+distractors: setup
+	bash scripts/install_manpages_zh.sh
+	$(BIN)/python scripts/distractors.py
 
 eval: setup
 	$(BIN)/rag eval --baselines

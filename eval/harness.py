@@ -8,6 +8,8 @@ summary.md per set, diff against the previous run, and gate on eval/thresholds.j
                                   indexed into build/eval-index/; page accuracy from DIR/truth.json
     rag eval --corpus DIR --compare-text
                                   corpus/ and DIR side by side; exit 1 when DIR falls behind
+    rag eval --distractors DIR    the papers alone and the papers plus DIR's unrelated documents,
+                                  side by side; exit 1 when a distractor is cited (eval/dilution.py)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -27,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import rag
-from eval import metrics
+from eval import dilution, metrics
 from eval.parity import parity_failures
 from eval.questions import load_questions
 from eval.report import diff_reports, render_parity, render_splits, render_summary
@@ -37,6 +40,8 @@ logger = logging.getLogger(__name__)
 EVAL_DIR = Path(__file__).resolve().parent
 ROOT = EVAL_DIR.parent
 EVAL_INDEXES = ROOT / "build" / "eval-index"  # indexes of other corpora; never the user's index/
+EVAL_CORPORA = ROOT / "build" / "eval-corpus"  # corpora assembled by the harness (papers + distractors)
+PAPER_SUFFIXES = (".txt", ".md", ".pdf")
 TRUTH_NAME = "truth.json"
 SETS_DIR = EVAL_DIR / "sets"
 SPLITS = {"dev": SETS_DIR / "dev.jsonl", "test": SETS_DIR / "test.jsonl"}
@@ -306,6 +311,39 @@ def open_corpus(corpus: Path | None, index: Path | None, k: int) -> rag.Assistan
     return rag.load(settings)
 
 
+def diluted_corpus(papers: Path, distractors: Path, target: Path | None = None) -> tuple[Path, list[str]]:
+    """A corpus folder (default under build/eval-corpus/) holding the files of `papers` (its papers,
+    catalog.toml and reference-manager files; not its README.md) and the paper files of
+    `distractors`. Files are copied only when new or changed and stale ones removed, so the index
+    of a second run finds nothing to do. Returns the folder and the distractor file names."""
+    if not distractors.is_dir():
+        raise rag.CorpusError(f"Distractor folder {distractors} does not exist; build it with `make distractors`.")
+    own = {p.name: p for p in sorted(papers.iterdir()) if p.is_file() and p.name != "README.md"}
+    extra = {
+        p.name: p
+        for p in sorted(distractors.iterdir())
+        if p.is_file() and p.suffix.lower() in PAPER_SUFFIXES and p.name != "README.md"
+    }
+    clash = sorted({Path(n).stem for n in extra} & {Path(n).stem for n in own if n.endswith(PAPER_SUFFIXES)})
+    if clash:
+        named = ", ".join(clash[:5])
+        raise rag.CorpusError(f"{distractors} has files named like papers of {papers} ({named}); rename them.")
+    if not extra:
+        raise rag.CorpusError(f"{distractors} holds no .txt/.md/.pdf files to add as distractors.")
+    key = hashlib.sha256(f"{papers.resolve()}\n{distractors.resolve()}".encode()).hexdigest()[:8]
+    target = target or EVAL_CORPORA / f"{papers.resolve().name}+{distractors.resolve().name}-{key}"
+    target.mkdir(parents=True, exist_ok=True)
+    wanted = {**own, **extra}
+    for stale in target.iterdir():
+        if stale.name not in wanted:
+            stale.unlink()
+    for name, source in wanted.items():
+        copy = target / name
+        if not copy.is_file() or copy.read_bytes() != source.read_bytes():
+            shutil.copy2(source, copy)
+    return target, sorted(extra)
+
+
 def truth_for(corpus: Path | None, truth: Path | None) -> Path | None:
     """--truth, else DIR/truth.json when the corpus folder has one."""
     if truth is not None:
@@ -343,6 +381,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--truth", type=Path, help=f"printed pages of every sentence (default: the corpus folder's {TRUTH_NAME})"
     )
     parser.add_argument(
+        "--distractors",
+        type=Path,
+        help="also run over the papers plus this folder of unrelated documents (e.g. build/distractors) "
+        "and compare; --index is then that corpus's index",
+    )
+    parser.add_argument(
         "--compare-text",
         action="store_true",
         help="run corpus/ and --corpus DIR side by side; exit 1 when DIR is worse (see eval/parity.py)",
@@ -357,6 +401,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("eval").setLevel(logging.INFO)
     if args.compare_text:
         return _compare_text(args)
+    if args.distractors:
+        return _with_distractors(args)
     out = args.out or _default_out(args.corpus)
     runs = _runs(args, out)
     try:
@@ -469,6 +515,40 @@ def _compare_text(args: argparse.Namespace) -> int:
     for line in failures:
         print(f"parity: {line}", file=sys.stderr)
     print(f"parity: {'FAILED' if failures else 'passed'} ({args.corpus} vs corpus/)")
+    return 1 if failures else 0
+
+
+def _with_distractors(args: argparse.Namespace) -> int:
+    """The question sets over the papers alone and over the papers plus --distractors DIR, in one
+    invocation; 1 when a distractor is cited or hit@k falls more than the limit."""
+    out = args.out or EVAL_DIR / "runs" / f"distractors-{args.distractors.resolve().name}"
+    runs = _runs(args, out)
+    results: dict[str, dict[str, dict[str, Any]]] = {}
+    try:
+        papers = args.corpus or rag.Settings.load().corpus_dir
+        diluted, added = diluted_corpus(papers, args.distractors)
+        for side, corpus in (("plain", args.corpus), ("distractors", diluted)):
+            assistant = open_corpus(corpus, args.index if side == "distractors" else None, args.k)
+            if side == "plain":
+                own = {p.doc_id for p in rag.indexed_papers(assistant.settings)}
+            results[side] = {
+                name: run_eval(path, k=args.k, out_dir=o / side, assistant=assistant)
+                for name, (path, o) in runs.items()
+            }
+            del assistant  # one index in memory at a time
+    except rag.RagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failures = []
+    for name in runs:
+        plain, other = results["plain"][name], results["distractors"][name]
+        table = dilution.render(name, plain, other, own, len(added), args.distractors)
+        _atomic_write(runs[name][1] / "dilution.md", table)
+        print(table)
+        failures += [f"{name}: {line}" for line in dilution.failures(plain, other, own)]
+    for line in failures:
+        print(f"dilution: {line}", file=sys.stderr)
+    print(f"dilution: {'FAILED' if failures else 'passed'} ({len(added)} documents of {args.distractors} added)")
     return 1 if failures else 0
 
 

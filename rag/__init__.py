@@ -76,6 +76,8 @@ __all__ = [
     "as_langchain_retriever",
     "as_runnable",
     "build_index",
+    "index_status",
+    "IndexStatus",
     "check_citations",
     "check_k",
     "chunk_paper",
@@ -117,7 +119,7 @@ if TYPE_CHECKING:
     from .cite import markdown_for_writing
     from .embeddings import dense_encoder
     from .generate import GeneratedAnswerer, LLMSettings, generate_answer, stream_answer
-    from .indexing import BuildReport, build_index
+    from .indexing import BuildReport, IndexStatus, build_index, index_status
     from .ingest import read_paper
     from .legible import verdict as language_problem
     from .legs import LEGS, Leg, leg
@@ -136,6 +138,8 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "open_or_build": "pipeline",
     "build_index": "indexing",
     "BuildReport": "indexing",
+    "index_status": "indexing",
+    "IndexStatus": "indexing",
     "as_langchain_retriever": "adapters",
     "as_runnable": "adapters",
     "ANSWERERS": "answer",

@@ -41,8 +41,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_index(args: argparse.Namespace) -> int:
     settings = _settings(args)
-    rag.ensure_models(settings)
+    if not args.status:
+        rag.ensure_models(settings)
     # Skipped files and copies were each warned about once, as they were met (logging, stderr).
+    if args.status:
+        print(rag.index_status(settings).summary())
+        return 0
     if args.collection and not settings.zotero:
         raise rag.RagError("--collection needs a Zotero library: add --zotero DIR (or RAG_CORPUS=zotero:DIR).")
     report = rag.build_index(settings, rebuild=args.rebuild, wait=args.wait)
@@ -231,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="build or update the index from the corpus folder")
     common(p)
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument(
+        "--status",
+        action="store_true",
+        help="say what is indexed, what is pending (new, changed, removed files), what failed, whether a build runs",
+    )
     p.add_argument(
         "--zotero",
         metavar="DIR",

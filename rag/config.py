@@ -40,6 +40,9 @@ class Settings:
     max_question_chars: int = 2000
     # A JSON file of Tuning values to use instead of the shipped ones (rag/tuning.py); "" = shipped.
     tuning: str = ""
+    # Texts per encoder call during `rag index`; each batch is written to the embedding cache
+    # before the next starts, so a killed build loses at most this many texts' work.
+    embed_batch: int = 256
     # A Zotero data directory (the folder with zotero.sqlite and storage/) to index instead of a
     # folder of papers; also RAG_CORPUS=zotero:<dir>. "" = off. Its PDFs are read where they are.
     zotero: str = ""
@@ -79,6 +82,8 @@ class Settings:
             raise RagError(f"chunk_chars={self.chunk_chars} is out of range; use 50..4000 (default 350).")
         if not 0 <= self.chunk_overlap < self.chunk_chars:
             raise RagError(f"chunk_overlap={self.chunk_overlap} must be >= 0 and < chunk_chars.")
+        if not 1 <= self.embed_batch <= 100_000:
+            raise RagError(f"embed_batch={self.embed_batch} is out of range; use 1..100000 (default 256).")
         if not 1 <= self.k <= 100:
             raise RagError(f"k={self.k} is out of range; use 1..100.")
         if not (self.use_dense or self.use_bm25):

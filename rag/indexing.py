@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from . import store
+from .cache import EmbeddingCache
 from .catalog import load_catalog
 from .chunking import chunk_paper, split_sentences
 from .config import Settings
 from .dedupe import distinct_chunks
 from .embeddings import Encoder, bridge_encoder, dense_encoder
-from .errors import CorpusError
+from .errors import CorpusError, RagError
 from .ingest import corpus_files, read_paper
 from .lexical import han_vocabulary, tokenize
 from .metadata import Assignment, Records, apply_record, assign, fingerprint, load_records
@@ -37,7 +38,6 @@ logger = logging.getLogger(__name__)
 
 # How long a second `rag index` on the same folder waits for the first before giving up.
 LOCK_WAIT_SECONDS = 1800.0
-EMBED_BATCH = 256  # texts per encoder call: how often progress moves, not the model's batch size
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,7 @@ class BuildReport:
     chunks: int = 0
     embedded_chunks: int = 0  # distinct chunk texts embedded by this build
     embedded_sentences: int = 0  # distinct sentence texts embedded by this build (cross-lingual encoder)
+    embedded_by_encoder: dict[str, int] = field(default_factory=dict)  # chunk texts encoded, per encoder slot
     seconds: float = 0.0
     index_dir: str = ""
     timings: dict[str, float] = field(default_factory=dict)
@@ -80,6 +81,89 @@ def expected_signature(settings: Settings) -> dict[str, object]:
     if settings.bridge_encoder not in ("", "none", "off"):
         encoders["use"] = settings.bridge_encoder
     return {"encoders": encoders, "chunking": settings.chunking_signature()}
+
+
+@dataclass(frozen=True)
+class IndexStatus:
+    """What `rag index --status` shows: the published index, what the corpus has that it lacks,
+    what the last build could not read, the embedding cache, and a build in progress."""
+
+    index_dir: str
+    built: str | None  # when the published index was written; None: there is none
+    papers: int
+    chunks: int
+    pending_added: tuple[str, ...]  # in the corpus, not in the index
+    pending_changed: tuple[str, ...]  # in both, bytes changed since the build
+    pending_removed: tuple[str, ...]  # in the index, gone from the corpus
+    failed: tuple[str, ...]  # "name: reason" from the last build
+    cache: dict[str, int]  # encoder -> texts cached
+    running: str | None  # pid of a build in progress
+
+    def summary(self) -> str:
+        lines = [
+            f"{self.index_dir}/: "
+            + (f"{self.papers} papers, {self.chunks} chunks, built {self.built}" if self.built else "no index yet")
+        ]
+        pending = len(self.pending_added) + len(self.pending_changed) + len(self.pending_removed)
+        lines.append(
+            f"pending: {len(self.pending_added)} new, {len(self.pending_changed)} changed, "
+            f"{len(self.pending_removed)} removed" + (" (run `rag index`)" if pending else " (up to date)")
+        )
+        for label, names in (("new", self.pending_added), ("changed", self.pending_changed)):
+            lines += [f"  {label}: {n}" for n in names[:20]] + (
+                [f"  … {len(names) - 20} more"] if len(names) > 20 else []
+            )
+        lines += [f"  removed: {n}" for n in self.pending_removed[:20]]
+        lines.append(f"failed in the last build: {len(self.failed)}")
+        lines += [f"  {f}" for f in self.failed]
+        lines.append(
+            "embedding cache: "
+            + (", ".join(f"{name} {n:,} texts" for name, n in sorted(self.cache.items())) or "empty")
+        )
+        lines.append(f"build running: pid {self.running}" if self.running else "build running: no")
+        return "\n".join(lines)
+
+
+def index_status(settings: Settings) -> IndexStatus:
+    """Compare the corpus with the published index (by file bytes) without reading papers or
+    loading models. Raises CorpusError when the corpus cannot be listed."""
+    from .cache import EmbeddingCache
+    from .ingest import document_ids, file_sha256
+    from .scan import previous_files
+
+    manifest = store.read_manifest(settings.index_dir) or {}
+    before = previous_files(manifest)
+    if settings.zotero:
+        from .zotero import read_zotero
+
+        library = read_zotero(Path(settings.zotero).expanduser(), collection=settings.zotero_collection or None)
+        files = {a.name: a.path for a in library.attachments}
+    else:
+        paths = corpus_files(settings.corpus_dir, warn=False)
+        document_ids(paths)
+        files = {p.name: p for p in paths}
+    added = tuple(sorted(n for n in files if n not in before))
+    changed = tuple(sorted(n for n in files if n in before and before[n].sha256 != file_sha256(files[n])))
+    removed = tuple(sorted(n for n, e in before.items() if n not in files and e.copy_of is None))
+    cache_root = store.cache_dir(settings.index_dir)
+    cache = (
+        {d.name: len(EmbeddingCache(cache_root, d.name)) for d in sorted(cache_root.iterdir()) if d.is_dir()}
+        if cache_root.is_dir()
+        else {}
+    )
+    counts = manifest.get("counts", {})
+    return IndexStatus(
+        index_dir=str(settings.index_dir),
+        built=manifest.get("created"),
+        papers=int(counts.get("papers", 0)),
+        chunks=int(counts.get("chunks", 0)),
+        pending_added=added,
+        pending_changed=changed,
+        pending_removed=removed,
+        failed=tuple(manifest.get("skipped", ())),
+        cache=cache,
+        running=store.build_running(settings.index_dir),
+    )
 
 
 def build_index(
@@ -246,6 +330,7 @@ def _report(
         repeated=tuple(repeated),
         chunks=len(data.chunks),
         embedded_chunks=embedded["chunks"],
+        embedded_by_encoder={k.split(":", 1)[1]: v for k, v in embedded.items() if k.startswith("chunks:")},
         embedded_sentences=embedded["sentences"],
         seconds=time.perf_counter() - started,
         index_dir=str(settings.index_dir),
@@ -320,6 +405,7 @@ def _assemble(
     texts = [embed_text(c) for c in new_chunks]
     reused = [i for i, text in enumerate(texts) if text in known]
     todo = [i for i, text in enumerate(texts) if text not in known]
+    caches = {slot: _cache(settings, slot, encoder) for slot, encoder in encoders.items()}
     for slot, encoder in encoders.items():
         t = time.perf_counter()
         parts = [old.vectors[slot][old_rows]] if old and old_rows else []
@@ -329,35 +415,98 @@ def _assemble(
                 assert old is not None
                 fresh_vecs[reused] = old.vectors[slot][[known[texts[i]] for i in reused]]
             if todo:
-                fresh_vecs[todo], n = encode_once(encoder, [texts[i] for i in todo], progress, f"chunks ({slot})")
+                fresh_vecs[todo], n = encode_once(
+                    encoder, [texts[i] for i in todo], progress, f"chunks ({slot})", caches[slot], settings.embed_batch
+                )
                 embedded["chunks"] = max(embedded["chunks"], n)
+                embedded[f"chunks:{slot}"] = n
             parts.append(fresh_vecs)
         vectors[slot] = np.concatenate(parts) if parts else np.zeros((0, encoder.dim), dtype=np.float32)
         timings[f"embed_{slot}"] = time.perf_counter() - t
-    sentences, sentence_vectors, embedded["sentences"] = _sentences(old, chunks, bridge, progress, timings)
-    vocab, vocab_vectors = _vocabulary(old, tokens, bridge, progress, timings)
+    use_cache = caches.get("use")
+    batch = settings.embed_batch
+    sentences, sentence_vectors, embedded["sentences"] = _sentences(
+        old, chunks, bridge, progress, timings, use_cache, batch
+    )
+    vocab, vocab_vectors = _vocabulary(old, tokens, bridge, progress, timings, use_cache, batch)
+    _compact(caches, chunks, sentences, vocab)
     papers = {p.doc_id: p for p, _ in kept.values()} | {p.doc_id: p for p, _ in fresh}
     data = store.IndexData({}, papers, chunks, tokens, vectors, sentences, sentence_vectors, vocab, vocab_vectors)
     return data, embedded, timings
 
 
-def encode_once(encoder: Encoder, texts: list[str], progress: bool, what: str) -> tuple[np.ndarray, int]:
+def _compact(
+    caches: dict[str, EmbeddingCache],
+    chunks: Sequence[Chunk],
+    sentences: Sequence[tuple[int, int, int]],
+    vocab: Sequence[str],
+) -> None:
+    """Keep the caches to what this index uses once they have grown many shards."""
+    from .cache import COMPACT_SHARDS, digest
+
+    if all(c.shards <= COMPACT_SHARDS for c in caches.values()):
+        return
+    texts = [embed_text(c) for c in chunks]
+    for slot, cache in caches.items():
+        keep = list(texts)
+        if slot == "use":
+            keep += [chunks[ci].text[s - chunks[ci].start : e - chunks[ci].start] for ci, s, e in sentences]
+            keep += list(vocab)
+        cache.compact(digest(t) for t in keep)
+
+
+def _cache(settings: Settings, slot: str, encoder: Encoder) -> EmbeddingCache:
+    """The embedding cache of one encoder in the index folder (rag/cache.py)."""
+    return EmbeddingCache(store.cache_dir(settings.index_dir), f"{slot}-{encoder.name}")
+
+
+def encode_once(
+    encoder: Encoder,
+    texts: list[str],
+    progress: bool,
+    what: str,
+    cache: EmbeddingCache | None = None,
+    batch_size: int = 256,
+) -> tuple[np.ndarray, int]:
     """Vectors of `texts` in order, each distinct text encoded once (a 10 MB file of 114 sentences
-    said 60,000 times costs 114 encodings), with progress. Returns the vectors and that count."""
+    said 60,000 times costs 114 encodings), with progress. With a `cache`, texts it holds are not
+    encoded and each batch encoded is written to it before the next starts (a killed build
+    resumes there). Returns the vectors and the number of texts encoded."""
     import numpy as np
+
+    from .cache import digest
 
     rows: dict[str, int] = {}
     inverse = np.fromiter((rows.setdefault(t, len(rows)) for t in texts), dtype=np.int64, count=len(texts))
     distinct = list(rows)
-    parts = []
-    with Progress(f"embedding {what}", len(distinct), bar=progress, unit="text") as bar:
-        for i in range(0, len(distinct), EMBED_BATCH):
-            batch = distinct[i : i + EMBED_BATCH]
-            parts.append(encoder.encode_passages(batch, progress=False))
-            bar.update(len(batch))
-    if not parts:
+    if not distinct:
         return np.zeros((0, encoder.dim), dtype=np.float32), 0
-    return np.concatenate(parts)[inverse], len(distinct)
+    keys = [digest(t) for t in distinct] if cache is not None else []
+    found, cached = cache.get(keys) if cache is not None else ([], None)
+    out: np.ndarray | None = None
+    if cached is not None and len(found):
+        out = np.zeros((len(distinct), cached.shape[1]), dtype=np.float32)
+        out[found] = cached
+    todo = sorted(set(range(len(distinct))) - set(found))
+    with Progress(f"embedding {what}", len(todo), bar=progress, unit="text") as bar:
+        for i in range(0, len(todo), batch_size):
+            batch = todo[i : i + batch_size]
+            vectors = encoder.encode_passages([distinct[j] for j in batch], progress=False)
+            if out is None:
+                out = np.zeros((len(distinct), vectors.shape[1]), dtype=np.float32)
+            out[batch] = vectors
+            if cache is not None:
+                try:
+                    cache.add([keys[j] for j in batch], vectors)
+                except OSError as exc:
+                    raise RagError(
+                        f"Cannot write the embedding cache in {cache.dir}/ ({exc.strerror or exc}). Free disk "
+                        "space and run `rag index` again: the index in use is unchanged and the texts embedded "
+                        "so far are kept."
+                    ) from exc
+            bar.update(len(batch))
+    assert out is not None
+    return out[inverse], len(todo)
 
 
 def _sentences(
@@ -366,6 +515,8 @@ def _sentences(
     bridge: Encoder | None,
     progress: bool,
     timings: dict[str, float],
+    cache: EmbeddingCache | None = None,
+    batch_size: int = 256,
 ) -> tuple[tuple[tuple[int, int, int], ...], np.ndarray | None, int]:
     """Unique sentences of every chunk, with bridge-encoder vectors: a text the previous index
     already embedded is reused, every other distinct text is embedded once."""
@@ -391,7 +542,9 @@ def _sentences(
     todo = [i for i, text in enumerate(texts) if text not in known]
     embedded = 0
     if todo:
-        out[todo], embedded = encode_once(bridge, [texts[i] for i in todo], progress, "sentences (use)")
+        out[todo], embedded = encode_once(
+            bridge, [texts[i] for i in todo], progress, "sentences (use)", cache, batch_size
+        )
     timings["embed_sentences"] = time.perf_counter() - t
     return tuple(sentences), out, embedded
 
@@ -413,6 +566,8 @@ def _vocabulary(
     bridge: Encoder | None,
     progress: bool,
     timings: dict[str, float],
+    cache: EmbeddingCache | None = None,
+    batch_size: int = 256,
 ) -> tuple[tuple[str, ...], np.ndarray | None]:
     """Chinese index tokens with bridge vectors, so English words can find their Chinese terms."""
     import numpy as np
@@ -426,7 +581,7 @@ def _vocabulary(
         known = {tok: old.vocab_vectors[i] for i, tok in enumerate(old.vocab)}
     todo = [tok for tok in vocab if tok not in known]
     if todo:
-        fresh, _ = encode_once(bridge, todo, progress, "vocabulary (use)")
+        fresh, _ = encode_once(bridge, todo, progress, "vocabulary (use)", cache, batch_size)
         known.update(zip(todo, fresh, strict=True))
     vectors = np.stack([known[tok] for tok in vocab]) if vocab else np.zeros((0, 512), dtype=np.float32)
     timings["embed_vocab"] = time.perf_counter() - t
@@ -462,6 +617,7 @@ def _manifest(
         "corpus_dir": str(settings.corpus_dir),
         "zotero": {"dir": settings.zotero, "collection": settings.zotero_collection} if settings.zotero else None,
         "files": found.manifest_files(),
+        "skipped": list(found.skipped),
         "catalog": {p.doc_id: catalog.get(p.doc_id, {}) for p in papers},
         "counts": {
             "papers": len(papers),

@@ -51,14 +51,20 @@ class Progress:
 
     def _log(self) -> None:
         share = f" ({100 * self.done // self.total}%)" if self.total else ""
+        elapsed = time.monotonic() - self._started
+        rate = self.done / elapsed if elapsed > 0 else 0.0
+        eta = f", about {(self.total - self.done) / rate:.0f} s left" if rate and self.done < self.total else ""
         logger.info(
-            "%s: %s/%s %ss%s, %.0f s",
+            "%s: %s/%s %ss%s, %.0f s, %.1f %ss/s%s",
             self.desc,
             f"{self.done:,}",
             f"{self.total:,}",
             self.unit,
             share,
-            time.monotonic() - self._started,
+            elapsed,
+            rate,
+            self.unit,
+            eta,
         )
 
     def __enter__(self) -> Progress:

@@ -156,6 +156,11 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None, corpus_d
     )
 
 
+def cache_dir(index_dir: Path) -> Path:
+    """Where the embedding cache of an index lives (rag/cache.py): kept across generations."""
+    return index_dir / "cache"
+
+
 def write_index(index_dir: Path, data: IndexData) -> Path:
     """Write a new generation and switch the manifest to it atomically. Returns the folder.
     Raises RagError, writing nothing, when two chunks share a key or two files share an id."""
@@ -254,6 +259,22 @@ def build_lock(index_dir: Path, *, wait: float) -> Iterator[None]:
         finally:
             fh.seek(0)
             fh.truncate()  # the flock itself goes with the file handle
+
+
+def build_running(index_dir: Path) -> str | None:
+    """The pid (as written in build.lock) of a `rag index` building index_dir now, else None."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        return None
+    path = index_dir / LOCK
+    if not path.exists():
+        return None
+    with open(path, "a+", encoding="utf-8") as fh:
+        if _try_flock(fh, fcntl):
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            return None
+    return _lock_holder(path)
 
 
 def _try_flock(fh: Any, fcntl: Any) -> bool:

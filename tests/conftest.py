@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -48,14 +49,29 @@ def small_corpus(tmp_path: Path) -> Path:
 def pdf_fixtures() -> Path:
     """build/pdf-fixtures/: the journal-style PDFs of the corpus and their truth.json files
     (scripts/pdf_fixtures.py; reused when its stamp is current, built once otherwise)."""
-    import importlib.util
-
     for tool in ("xelatex", "pdftoppm", "img2pdf", "qpdf"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is not installed; run `bash scripts/install_texlive.sh`")
-    spec = importlib.util.spec_from_file_location("pdf_fixtures", ROOT / "scripts" / "pdf_fixtures.py")
+    return _script("pdf_fixtures").build()
+
+
+@pytest.fixture(scope="session")
+def distractors() -> Path:
+    """build/distractors/: 300+ unrelated Chinese documents from Debian's manpages-zh
+    (scripts/distractors.py; reused when its stamp is current, built once otherwise)."""
+    module = _script("distractors")
+    if shutil.which("groff") is None or not module.SOURCE.is_dir():
+        pytest.skip("manpages-zh is not installed; run `bash scripts/install_manpages_zh.sh`")
+    return module.build()
+
+
+def _script(name: str) -> ModuleType:
+    """A module of scripts/, loaded by path (scripts/ is not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up by name
+    sys.modules[spec.name] = module  # dataclasses look their module up by name
     spec.loader.exec_module(module)
-    return module.build()
+    return module

@@ -1,0 +1,136 @@
+"""Resumable indexing: a `rag index` killed with -9 in the middle of embedding keeps what it had
+embedded (the embedding cache, batch by batch), and the next run finishes with exactly the index
+a clean build gives; a corrupt cache file is detected, warned about and embedded again; a full
+disk stops the build with a clear error and the index in use unchanged."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rag
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _shards(index: Path, slot: str) -> list[Path]:
+    folders = list((index / "cache").glob(f"{slot}-*"))
+    return sorted(folders[0].glob("*.json")) if folders else []
+
+
+def _vectors(settings: rag.Settings) -> dict[str, np.ndarray]:
+    data = rag.load(settings).data
+    return {c.key: data.vectors["dense"][i] for i, c in enumerate(data.chunks)}
+
+
+@pytest.mark.slow
+def test_a_build_killed_mid_embedding_resumes_and_equals_a_clean_build(
+    small_corpus: Path, tmp_path: Path, settings: rag.Settings
+) -> None:
+    index = tmp_path / "index"
+    env = {**os.environ, "RAG_EMBED_BATCH": "4", "RAG_CORPUS_DIR": str(small_corpus), "RAG_INDEX_DIR": str(index)}
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "index"], cwd=ROOT, env=env)
+    deadline = time.monotonic() + 600
+    while len(_shards(index, "dense")) < 4:  # about a third of the chunks embedded
+        assert proc.poll() is None, "the build ended before it could be killed"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (index / "manifest.json").exists()  # nothing published by the killed build
+    cached = len(_shards(index, "dense")) * 4
+
+    resumed_settings = settings.with_(corpus_dir=small_corpus, index_dir=index, embed_batch=4)
+    resumed = rag.build_index(resumed_settings, progress=False)
+    clean_settings = settings.with_(corpus_dir=small_corpus, index_dir=tmp_path / "clean")
+    clean = rag.build_index(clean_settings, progress=False)
+    assert resumed.chunks == clean.chunks
+    dense = resumed.embedded_by_encoder["dense"]
+    assert dense <= clean.embedded_by_encoder["dense"] - cached  # the killed run's work was kept
+    got, want = _vectors(resumed_settings), _vectors(clean_settings)
+    assert got.keys() == want.keys()
+    assert all(np.allclose(got[k], want[k], atol=1e-5) for k in want)
+    answer = rag.load(resumed_settings).ask("跨境电商综合试验区有哪些作用？")
+    assert not answer.abstained and answer.citations
+
+
+@pytest.mark.slow
+def test_a_corrupt_cache_file_is_warned_about_and_embedded_again(
+    small_corpus: Path, tmp_path: Path, settings: rag.Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    built = settings.with_(corpus_dir=small_corpus, index_dir=tmp_path / "index", embed_batch=16)
+    first = rag.build_index(built, progress=False)
+    want = _vectors(built)
+    vectors = sorted((tmp_path / "index" / "cache").glob("dense-*/*.npy"))
+    keys = sorted((tmp_path / "index" / "cache").glob("dense-*/*.keys"))
+    data = bytearray(vectors[0].read_bytes())  # flip bytes inside the vectors of one shard
+    data[-40:-20] = bytes(20)
+    vectors[0].write_bytes(bytes(data))
+    keys[1].write_bytes(keys[1].read_bytes()[:-3])  # and truncate the keys of another
+    rebuilt = built.with_(index_dir=tmp_path / "index")
+    with caplog.at_level(logging.WARNING):
+        again = rag.build_index(rebuilt, rebuild=True, progress=False)
+    warned = [r.getMessage() for r in caplog.records if "corrupt" in r.getMessage()]
+    assert len(warned) == 2 and all("embedded again" in w for w in warned)
+    assert 0 < again.embedded_chunks < first.embedded_chunks  # only the two bad shards' texts
+    got = _vectors(rebuilt)
+    assert all(np.allclose(got[k], want[k], atol=1e-5) for k in want)
+
+
+def test_a_full_disk_stops_the_build_with_a_clear_error_and_the_index_unchanged(
+    small_corpus: Path, tmp_path: Path, settings: rag.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag import cache
+
+    built = settings.with_(corpus_dir=small_corpus, index_dir=tmp_path / "index")
+    rag.build_index(built, progress=False)
+    manifest = (tmp_path / "index" / "manifest.json").read_text(encoding="utf-8")
+    (small_corpus / "new.txt").write_text("跨境电商物流成本高企，海外仓建设亟待加强。" * 40, encoding="utf-8")
+
+    def full(self: cache.EmbeddingCache, digests: object, vectors: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache.EmbeddingCache, "add", full)
+    with pytest.raises(rag.RagError, match="Free disk space and run `rag index` again"):
+        rag.build_index(built, progress=False)
+    assert (tmp_path / "index" / "manifest.json").read_text(encoding="utf-8") == manifest
+    assert len(rag.load(built).papers) == 2  # the index in use still answers
+
+
+@pytest.mark.slow
+def test_status_says_what_is_indexed_pending_failed_and_running(
+    small_corpus: Path, tmp_path: Path, settings: rag.Settings
+) -> None:
+    from rag import store
+
+    built = settings.with_(corpus_dir=small_corpus, index_dir=tmp_path / "index")
+    assert rag.index_status(built).built is None
+    rag.build_index(built, progress=False)
+    status = rag.index_status(built)
+    assert (status.papers, status.running) == (2, None) and "up to date" in status.summary()
+    assert status.cache["dense-e5-small"] == status.chunks  # every chunk vector is cached
+    (small_corpus / "new.txt").write_text("跨境电商物流成本高企，海外仓建设亟待加强。" * 40, encoding="utf-8")
+    (small_corpus / "broken.pdf").write_bytes(b"%PDF-1.7 garbage")
+    changed = small_corpus / "003_d0102665b7b2c82a.txt"
+    changed.write_text(changed.read_text(encoding="utf-8") + "\n补充。\n", encoding="utf-8")
+    (small_corpus / "001_4139313f3243f7e4.txt").unlink()
+    status = rag.index_status(built)
+    assert status.pending_added == ("broken.pdf", "new.txt")
+    assert status.pending_changed == ("003_d0102665b7b2c82a.txt",)
+    assert status.pending_removed == ("001_4139313f3243f7e4.txt",)
+    assert "pending: 2 new, 1 changed, 1 removed (run `rag index`)" in status.summary()
+    rag.build_index(built, progress=False)
+    status = rag.index_status(built)
+    assert status.pending_added == ("broken.pdf",) and len(status.failed) == 1  # still not indexable
+    assert status.failed[0].startswith("broken.pdf") and "broken.pdf" in status.summary()
+    with store.build_lock(built.index_dir, wait=0):
+        assert rag.index_status(built).running == str(os.getpid())
