@@ -65,15 +65,17 @@ def main(argv: list[str] | None = None) -> int:
         encode(texts[:4] if not part else sample[:2])
     times: dict[str, list[float]] = {name: [] for name in options}
     vectors: dict[str, np.ndarray] = {}
-    for _ in range(args.runs):
+    for run in range(args.runs):
+        print(f"  round {run + 1}/{args.runs} ...", file=sys.stderr)
         for name, (_, encode, part) in options.items():
             batch = sample if part else texts
             t = time.perf_counter()
             out = encode(batch)
             times[name].append(len(batch) / (time.perf_counter() - t))
             vectors.setdefault(name, out)
-    hits = eval_backends(settings) if args.eval else {}
-    report(options, times, vectors, flops, peak, hits, sample_rows=len(sample))
+    report(options, times, vectors, flops, peak, {}, sample_rows=len(sample))
+    if args.eval:  # minutes: an index and the dev set per backend
+        report(options, times, vectors, flops, peak, eval_backends(settings), sample_rows=len(sample))
     return 0
 
 
@@ -172,7 +174,7 @@ def report(options, times, vectors, flops, peak, hits, *, sample_rows: int) -> N
     base = statistics.median(times["torch"])
     ref = vectors["torch"]
     hit_of = {"torch": "torch", "calls16": "torch", "bs32": "torch", "bs64": "torch", "torch-1t": "torch"}
-    print()
+    print(flush=True)
     print(
         "| option | chunks/s (median) | ratio to a. | fraction of fp32 peak | cosine to fp32 min / mean | dev hit@5 |"
     )
@@ -185,7 +187,7 @@ def report(options, times, vectors, flops, peak, hits, *, sample_rows: int) -> N
             f"| {label} | {rate:.1f} | {rate / base:.2f} | {rate * flops / 1e9 / peak:.2f} | "
             f"{cos.min():.4f} / {cos.mean():.4f} | {'' if hit is None else f'{hit:.3f}'} |"
         )
-    print(f"\nruns: {', '.join(f'{k} ' + '/'.join(f'{x:.1f}' for x in v) for k, v in times.items())}")
+    print(f"\nruns: {', '.join(f'{k} ' + '/'.join(f'{x:.1f}' for x in v) for k, v in times.items())}", flush=True)
 
 
 if __name__ == "__main__":
