@@ -44,11 +44,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--repeat", type=int, default=1, help="repeat the chunk list (default 1: 142 texts)")
-    parser.add_argument("--eval", action="store_true", help="also dev hit@5 of an index built with each backend")
+    parser.add_argument(
+        "--eval",
+        nargs="*",
+        metavar="BACKEND",
+        help="also dev hit@5 of an index built with each backend (all when none named)",
+    )
+    parser.add_argument("--no-speed", action="store_true", help="only --eval")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore")
     logging.basicConfig(level=logging.ERROR)
     settings = rag.Settings.load()
+    if args.no_speed:
+        eval_backends(settings, args.eval or list(EMBED_BACKENDS))
+        return 0
     texts = [c.text for c in rag.load(settings).data.chunks] * args.repeat
     import torch
 
@@ -74,8 +83,9 @@ def main(argv: list[str] | None = None) -> int:
             times[name].append(len(batch) / (time.perf_counter() - t))
             vectors.setdefault(name, out)
     report(options, times, vectors, flops, peak, {}, sample_rows=len(sample))
-    if args.eval:  # minutes: an index and the dev set per backend
-        report(options, times, vectors, flops, peak, eval_backends(settings), sample_rows=len(sample))
+    if args.eval is not None:  # minutes: an index and the dev set per backend
+        hits = eval_backends(settings, args.eval or list(EMBED_BACKENDS))
+        report(options, times, vectors, flops, peak, hits, sample_rows=len(sample))
     return 0
 
 
@@ -147,26 +157,24 @@ def build_options(path: str) -> dict[str, tuple[str, Encode, bool]]:
     }
 
 
-def eval_backends(settings: rag.Settings) -> dict[str, float]:
+def eval_backends(settings: rag.Settings, names: list[str]) -> dict[str, float]:
     """dev hit@5 of an index built with each backend (build/embed-bench/<backend>/); the USE
-    vectors are computed once and copied from the first index's cache to the others."""
+    vectors are computed once and copied from another index's cache to the others."""
     from eval.harness import SPLITS, run_eval
     from eval.metrics import flatten
 
     out: dict[str, float] = {}
-    first: Path | None = None
-    for name in EMBED_BACKENDS:
+    for name in names:
         index = OUT / name
         s = settings.with_(index_dir=index, embed_backend=name)
-        if first is not None and not (index / "cache").exists():
-            index.mkdir(parents=True, exist_ok=True)
-            for use in (first / "cache").glob("use-*"):
-                shutil.copytree(use, index / "cache" / use.name)
+        done = sorted(OUT.glob("*/cache/use-*"))
+        if done and not (index / "cache").exists():
+            (index / "cache").mkdir(parents=True)
+            shutil.copytree(done[0], index / "cache" / done[0].name)
         rag.build_index(s, progress=False)
-        first = first or index
         report = run_eval(SPLITS["dev"], settings=s, out_dir=OUT / f"eval-{name}")
         out[name] = flatten(report["systems"]["rag"]["metrics"])["overall.hit_at_k"]
-        print(f"  dev hit@5 with {name}: {out[name]:.3f}", file=sys.stderr)
+        print(f"  dev hit@5 with {name}: {out[name]:.3f}", file=sys.stderr, flush=True)
     return out
 
 
