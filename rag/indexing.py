@@ -21,7 +21,7 @@ from .catalog import load_catalog
 from .chunking import chunk_paper, split_sentences
 from .config import Settings
 from .dedupe import distinct_chunks
-from .embeddings import Encoder, bridge_encoder, dense_encoder
+from .embeddings import Encoder, bridge_encoder, dense_backend, dense_encoder, dense_signature
 from .errors import CorpusError, RagError
 from .ingest import corpus_files, read_paper
 from .lexical import han_vocabulary, tokenize
@@ -77,7 +77,10 @@ class BuildReport:
 
 
 def expected_signature(settings: Settings) -> dict[str, object]:
-    encoders = {"dense": settings.embedder}
+    """What an index must have been built with to be used (and extended) with these settings.
+    The dense name carries its passage backend ("e5-small+onnx-int8"; torch fp32: the bare
+    name): vectors of two backends differ slightly and are never mixed in one index."""
+    encoders = {"dense": dense_signature(settings)}
     if settings.bridge_encoder not in ("", "none", "off"):
         encoders["use"] = settings.bridge_encoder
     return {"encoders": encoders, "chunking": settings.chunking_signature()}
@@ -457,7 +460,7 @@ def _compact(
 
 def _cache(settings: Settings, slot: str, encoder: Encoder) -> EmbeddingCache:
     """The embedding cache of one encoder in the index folder (rag/cache.py)."""
-    return EmbeddingCache(store.cache_dir(settings.index_dir), f"{slot}-{encoder.name}")
+    return EmbeddingCache(store.cache_dir(settings.index_dir), f"{slot}-{encoder.signature}")
 
 
 def encode_once(
@@ -607,10 +610,11 @@ def _manifest(
     """files maps each file name to its document id, sha256 of bytes and of cleaned text, and for
     a copy the file it repeats: the next build reads only what changed and finds copies again."""
     papers = list(data.papers.values())
+    backends = {"dense": dense_backend(settings), "use": "numpy"}
     return {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "encoders": {
-            slot: {"name": name, "dim": int(data.vectors[slot].shape[1])}
+            slot: {"name": name, "dim": int(data.vectors[slot].shape[1]), "backend": backends[slot]}
             for slot, name in expected_signature(settings)["encoders"].items()  # type: ignore[union-attr]
         },
         "chunking": settings.chunking_signature(),

@@ -108,7 +108,8 @@ def check_compatible(manifest: dict[str, Any], expected: dict[str, Any], index_d
             raise IndexMismatchError(
                 f"The index in {index_dir}/ was built with {key} {json.dumps(built[key], ensure_ascii=False)}, "
                 f"but the settings ask for {json.dumps(expected.get(key), ensure_ascii=False)}. Rebuild with "
-                "`rag index --rebuild`, or set RAG_EMBEDDER / RAG_BRIDGE_ENCODER / RAG_CHUNK_CHARS back to "
+                "`rag index --rebuild`, or set RAG_EMBEDDER / RAG_EMBED_BACKEND / RAG_BRIDGE_ENCODER / "
+                "RAG_CHUNK_CHARS back to "
                 "the values it was built with."
             )
 
