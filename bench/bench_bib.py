@@ -14,9 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from rag import export_references
-from rag.bibfile import PaperKeys, match_records, read_bibliography
-from rag.types import Paper
+from rag import Paper, PaperKeys, export_references, match_records, read_bibliography, read_zotero
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -70,8 +68,6 @@ def main() -> None:
             assert len(matched.by_paper) == n
         rows.append(("match records to papers", timed(lambda: match_records(records, keys))))
         from zotero_fixture import build_zotero
-
-        from rag.zotero import read_zotero
 
         items = [
             {

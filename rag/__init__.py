@@ -76,6 +76,12 @@ __all__ = [
     "as_langchain_retriever",
     "as_runnable",
     "build_index",
+    "read_bibliography",
+    "match_records",
+    "PaperKeys",
+    "read_zotero",
+    "SentenceTransformerEncoder",
+    "EMBED_BACKENDS",
     "index_status",
     "IndexStatus",
     "check_citations",
@@ -114,10 +120,12 @@ __all__ = [
 if TYPE_CHECKING:
     from .adapters import as_langchain_retriever, as_runnable
     from .answer import ANSWERERS, Answerer, Context, Draft, answerer
+    from .bibfile import PaperKeys, match_records, read_bibliography
     from .catalog import load_catalog, save_catalog_entry
     from .chunking import chunk_paper, split_sentences
     from .cite import markdown_for_writing
-    from .embeddings import dense_encoder
+    from .config import EMBED_BACKENDS
+    from .embeddings import SentenceTransformerEncoder, dense_encoder
     from .generate import GeneratedAnswerer, LLMSettings, generate_answer, stream_answer
     from .indexing import BuildReport, IndexStatus, build_index, index_status
     from .ingest import read_paper
@@ -130,6 +138,7 @@ if TYPE_CHECKING:
     from .references import export_references, reference, reference_list
     from .verify import term_coverage
     from .verify import verify as check_citations
+    from .zotero import read_zotero
 
 _LAZY: dict[str, str | tuple[str, str]] = {
     "Assistant": "pipeline",
@@ -161,6 +170,12 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "REFERENCE_FORMATS": ("references", "FORMATS"),
     "REFERENCE_STYLES": ("references", "STYLES"),
     "dense_encoder": "embeddings",
+    "SentenceTransformerEncoder": "embeddings",
+    "EMBED_BACKENDS": "config",
+    "read_bibliography": "bibfile",
+    "match_records": "bibfile",
+    "PaperKeys": "bibfile",
+    "read_zotero": "zotero",
     "read_paper": "ingest",
     "provision_e5": "provision",
     "ensure_models": "provision",

@@ -53,7 +53,7 @@ class SentenceTransformerEncoder:
     slot = "dense"
 
     def __init__(
-        self, name: str, path: str, batch_size: int = 16, *, backend: str = "torch", device: str = "cpu"
+        self, name: str, path: str, batch_size: int = 64, *, backend: str = "torch", device: str = "cpu"
     ) -> None:
         self.name = name
         self.path = path

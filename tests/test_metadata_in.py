@@ -82,8 +82,7 @@ def test_records_beside_the_papers_give_their_metadata_with_catalog_on_top(
     assert p3.authors == ("Wang, Lei", "张华")
     # The export carries it: GB/T 7714-2025 with the record's fields.
     assert rag.reference(p1) == (
-        "郭冉，李明. 跨境电商综合试验区高质量发展路径研究[J]. 电子商务评论，2025，14（6）：1523-1530. "
-        f"DOI:{DOI_001}."
+        f"郭冉，李明. 跨境电商综合试验区高质量发展路径研究[J]. 电子商务评论，2025，14（6）：1523-1530. DOI:{DOI_001}."
     )
 
     # catalog.toml outranks the record; editing it re-describes the paper.

@@ -37,19 +37,19 @@ def test_a_build_killed_mid_embedding_resumes_and_equals_a_clean_build(
     small_corpus: Path, tmp_path: Path, settings: rag.Settings
 ) -> None:
     index = tmp_path / "index"
-    env = {**os.environ, "RAG_EMBED_BATCH": "4", "RAG_CORPUS_DIR": str(small_corpus), "RAG_INDEX_DIR": str(index)}
+    env = {**os.environ, "RAG_EMBED_BATCH": "2", "RAG_CORPUS_DIR": str(small_corpus), "RAG_INDEX_DIR": str(index)}
     proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "index"], cwd=ROOT, env=env)
     deadline = time.monotonic() + 600
-    while len(_shards(index, "dense")) < 4:  # about a third of the chunks embedded
-        assert proc.poll() is None, "the build ended before it could be killed"
+    while len(_shards(index, "dense")) < 8:  # about a third of the chunks embedded
+        assert proc.poll() is None, f"the build ended before it could be killed ({len(_shards(index, 'dense'))} shards)"
         assert time.monotonic() < deadline
-        time.sleep(0.05)
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (index / "manifest.json").exists()  # nothing published by the killed build
-    cached = len(_shards(index, "dense")) * 4
+    cached = len(_shards(index, "dense")) * 2
 
-    resumed_settings = settings.with_(corpus_dir=small_corpus, index_dir=index, embed_batch=4)
+    resumed_settings = settings.with_(corpus_dir=small_corpus, index_dir=index, embed_batch=2)
     resumed = rag.build_index(resumed_settings, progress=False)
     clean_settings = settings.with_(corpus_dir=small_corpus, index_dir=tmp_path / "clean")
     clean = rag.build_index(clean_settings, progress=False)
@@ -58,7 +58,8 @@ def test_a_build_killed_mid_embedding_resumes_and_equals_a_clean_build(
     assert dense <= clean.embedded_by_encoder["dense"] - cached  # the killed run's work was kept
     got, want = _vectors(resumed_settings), _vectors(clean_settings)
     assert got.keys() == want.keys()
-    assert all(np.allclose(got[k], want[k], atol=1e-5) for k in want)
+    worst = max(float(np.abs(got[k] - want[k]).max()) for k in want)
+    assert worst < 1e-5, worst  # the same vectors, however the work was split
     answer = rag.load(resumed_settings).ask("跨境电商综合试验区有哪些作用？")
     assert not answer.abstained and answer.citations
 
@@ -117,7 +118,7 @@ def test_status_says_what_is_indexed_pending_failed_and_running(
     rag.build_index(built, progress=False)
     status = rag.index_status(built)
     assert (status.papers, status.running) == (2, None) and "up to date" in status.summary()
-    assert status.cache["dense-e5-small"] == status.chunks  # every chunk vector is cached
+    assert status.cache["dense-e5-small"] == status.chunks  # every chunk vector is cached (torch fp32 default)
     (small_corpus / "new.txt").write_text("跨境电商物流成本高企，海外仓建设亟待加强。" * 40, encoding="utf-8")
     (small_corpus / "broken.pdf").write_bytes(b"%PDF-1.7 garbage")
     changed = small_corpus / "003_d0102665b7b2c82a.txt"
