@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .store import fsync_dir
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -63,6 +65,8 @@ class EmbeddingCache:
         if not self.dir.is_dir():
             return
         for meta_path in sorted(self.dir.glob("*.json")):
+            if not meta_path.stem.isdigit():  # ".tmp-000007.json": a write a kill interrupted
+                continue
             shard = int(meta_path.stem)
             self._next = max(self._next, shard + 1)
             try:
@@ -176,7 +180,7 @@ class EmbeddingCache:
                 (self.dir / f"{stem}{suffix}").unlink(missing_ok=True)
             (self.dir / f".tmp-{stem}.npy").unlink(missing_ok=True)
             raise
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         self._shards[shard] = self.dir / f"{stem}.npy"
         self._checked.add(shard)
         for row, d in enumerate(digests):
@@ -216,14 +220,3 @@ def _sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

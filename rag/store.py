@@ -188,7 +188,7 @@ def write_index(index_dir: Path, data: IndexData) -> Path:
         if data.vocab_vectors is not None:
             _write_jsonl(tmp / "vocab.jsonl", data.vocab)
             np.save(tmp / "vocab-use.npy", data.vocab_vectors, allow_pickle=False)
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         os.replace(tmp, index_dir / name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -322,7 +322,8 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Make a rename into `path` durable (a no-op where directories cannot be opened)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:

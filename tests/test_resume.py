@@ -135,3 +135,20 @@ def test_status_says_what_is_indexed_pending_failed_and_running(
     assert status.failed[0].startswith("broken.pdf") and "broken.pdf" in status.summary()
     with store.build_lock(built.index_dir, wait=0):
         assert rag.index_status(built).running == str(os.getpid())
+
+
+def test_a_write_cut_short_by_a_kill_is_removed_and_the_committed_shards_stay(tmp_path: Path) -> None:
+    from rag.cache import EmbeddingCache, digest
+
+    cache = EmbeddingCache(tmp_path, "dense-test")
+    texts = ["跨境电商", "海外仓", "跨境物流"]
+    cache.add([digest(t) for t in texts], np.eye(3, 4, dtype=np.float32))
+    folder = cache.dir
+    # What a kill leaves at each step of writing shard 1: a temporary file, keys without vectors,
+    # vectors without their record, a temporary record.
+    for name in (".tmp-000001.keys", "000001.keys", "000001.npy", ".tmp-000001.json", ".tmp-000002.npy"):
+        (folder / name).write_bytes(b"partial")
+    again = EmbeddingCache(tmp_path, "dense-test")
+    assert len(again) == 3 and sorted(p.name for p in folder.iterdir()) == ["000000.json", "000000.keys", "000000.npy"]
+    found, vectors = again.get([digest("海外仓"), digest("not cached")])
+    assert found == [0] and np.array_equal(vectors[0], np.eye(3, 4, dtype=np.float32)[1])
