@@ -506,6 +506,14 @@ def _bib_type(entry_type: str, fields: Mapping[str, str]) -> str:
     return BIBTEX_TYPES.get(entry_type, "document")
 
 
+# "… here author = Doe" inside a value: the entry lacks a comma before `author = `.
+_SWALLOWED_FIELD = re.compile(
+    r"(?:^|\s)(?:author|title|journal|journaltitle|booktitle|year|date|volume|number|pages|doi|url|publisher)"
+    r"\s*=\s*",
+    re.I,
+)
+
+
 def _read_bibtex(text: str, name: str, problems: list[str]) -> list[_Draft]:
     import bibtexparser
     from bibtexparser.model import DuplicateBlockKeyBlock
@@ -527,6 +535,13 @@ def _read_bibtex(text: str, name: str, problems: list[str]) -> list[_Draft]:
     drafts = []
     for entry in library.entries:
         f = {k.lower(): str(v.value) for k, v in entry.fields_dict.items()}
+        for field_name, value in f.items():
+            swallowed = _SWALLOWED_FIELD.search(value)
+            if swallowed:  # `title = {…}` and the next field with no comma between: the parser glues them
+                problems.append(
+                    f"{name}:{entry.start_line + 1}: entry {entry.key!r}: its {field_name} holds "
+                    f"'{swallowed.group(0).strip()}…', a field with no comma before it; add the comma"
+                )
         d = {k: _unlatex(f.get(k)) for k in _BIB_DECODED}
         url = _clean(f.get("url"))
         drafts.append(

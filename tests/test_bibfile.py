@@ -696,3 +696,21 @@ def test_a_record_that_matches_no_paper_is_listed_as_unmatched() -> None:
     m = match_records([LECUN, VASWANI, GUO], papers)
     assert list(m.by_paper) == ["lecun.pdf"]
     assert m.unmatched_records == (VASWANI, GUO)
+
+
+def test_a_missing_comma_between_fields_is_named_not_silently_glued(tmp_path: Path) -> None:
+    # bibtexparser reads `title = {…}` followed by `author = …` with no comma as one glued title;
+    # two entries of that kind are named with their lines, and "x = y" inside a title is not.
+    path = tmp_path / "refs.bib"
+    path.write_text(
+        "@article{broken,\n  title = {Missing comma here}\n  author = {Doe, John}\n}\n"
+        "@article{b2,\n  title = {Fine title},\n  journal = {Nature}\n  year = {2015}\n}\n"
+        "@article{ok, title = {Equations: x = y in prose}, author = {A, B}}\n",
+        encoding="utf-8",
+    )
+    bib = read_bibliography(path)
+    assert bib.problems == (
+        "refs.bib:1: entry 'broken': its title holds 'author =…', a field with no comma before it; add the comma",
+        "refs.bib:5: entry 'b2': its journal holds 'year =…', a field with no comma before it; add the comma",
+    )
+    assert [r.title for r in bib.records][2] == "Equations: x = y in prose"
