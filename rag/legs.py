@@ -8,7 +8,9 @@ their rankings with the weights in Tuning.leg_weights. Adding a leg is one class
         needs = ("vectors:dense",)       # index artefacts it reads (IndexData.has)
         def score(self, query): ...      # (n_chunks,) scores, or None when it has nothing to say
 
-A reranker is a leg with `stage = "rerank"`: it reorders the fused top hits instead."""
+A reranker is a leg with `stage = "rerank"`: it reorders the fused top hits instead. A leg whose
+cost grows with what it scores declares `scope = "candidates"` and scores only the chunks the
+library-wide legs ranked highest."""
 
 from __future__ import annotations
 
@@ -56,6 +58,9 @@ class Leg:
     family: ClassVar[str] = "dense"  # "dense" | "lexical"
     needs: ClassVar[tuple[str, ...]] = ()
     stage: ClassVar[str] = "fuse"  # "fuse" | "rerank"
+    # "library": scores every chunk; "candidates": scores only the chunks the library legs put in
+    # their top Tuning.dense_candidates (score(query, candidates) with their indexes)
+    scope: ClassVar[str] = "library"
     lexical_positive_only: ClassVar[bool] = False  # only chunks with a positive score are ranked
 
     def __init__(self, data: IndexData, settings: Settings, tuning: Tuning) -> None:
@@ -64,7 +69,9 @@ class Leg:
         self.tuning = tuning
         self.n = len(data.chunks)
 
-    def score(self, query: Query) -> np.ndarray | None:
+    def score(self, query: Query, candidates: np.ndarray | None = None) -> np.ndarray | None:
+        """(n_chunks,) scores, higher is better, or None when the leg has nothing to say.
+        `candidates` (chunk indexes) is given to legs whose scope is "candidates"."""
         raise NotImplementedError
 
     def rerank(self, query: Query, hits: Sequence[Hit]) -> list[Hit]:
@@ -82,19 +89,14 @@ def leg(cls: type[Leg]) -> type[Leg]:
     return cls
 
 
-def _faiss_scores(data: IndexData, slot: str, vector: np.ndarray, candidates: int) -> np.ndarray:
-    """Inner products from the slot's FAISS index for its best `candidates` chunks; the chunks it
-    does not return get the lowest cosine, -1."""
+def _nearest_scores(data: IndexData, slot: str, vector: np.ndarray, candidates: int) -> np.ndarray:
+    """Inner products of the slot's `candidates` nearest chunks (IndexData.search); every other
+    chunk gets the lowest cosine, -1, and adds nothing to the fusion."""
     import numpy as np
 
-    n = len(data.chunks)
-    index = data.faiss.get(slot)
-    if index is None:  # an IndexData assembled in memory, without FAISS files
-        return data.vectors[slot] @ vector
-    sims, ids = index.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), min(n, candidates))
-    out = np.full(n, -1.0, dtype=np.float32)
-    keep = ids[0] >= 0
-    out[ids[0][keep]] = sims[0][keep]
+    ids, sims = data.search(slot, vector, candidates)
+    out = np.full(len(data.chunks), -1.0, dtype=np.float32)
+    out[ids] = sims
     return out
 
 
@@ -108,7 +110,7 @@ class DenseLeg(Leg):
     def score(self, query: Query) -> np.ndarray | None:
         if query.dense is None:
             return None
-        return _faiss_scores(self.data, "dense", query.dense, self.tuning.dense_candidates)
+        return _nearest_scores(self.data, "dense", query.dense, self.tuning.dense_candidates)
 
 
 @leg
@@ -121,43 +123,59 @@ class UseChunkLeg(Leg):
     def score(self, query: Query) -> np.ndarray | None:
         if query.use is None:
             return None
-        return _faiss_scores(self.data, "use", query.use, self.tuning.dense_candidates)
+        return _nearest_scores(self.data, "use", query.use, self.tuning.dense_candidates)
 
 
 @leg
 class UseSentenceLeg(Leg):
     """Per chunk, the USE cosine of its best-matching sentence with the question: a chunk that
-    holds one sentence on the question ranks high even when the rest is about something else."""
+    holds one sentence on the question ranks high even when the rest is about something else.
+    Scores only the candidates the library-wide legs found (their top Tuning.dense_candidates
+    each), so a question reads a few thousand sentence vectors whatever the library's size."""
 
     name = "sent"
     needs = ("sentence_vectors",)
+    scope = "candidates"
 
     @cached_property
-    def _rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """Sentence rows of every chunk, flattened, with offsets (an overlap sentence is in both)."""
+    def _table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Sentence rows ordered by (paper, start), with sortable (paper, start) and (paper, end)
+        keys, and each chunk's (paper, start) and (paper, end) keys: a chunk's sentences are the
+        rows between two binary searches."""
         import numpy as np
 
-        by_doc: dict[str, list[tuple[int, int, int]]] = {}
-        for row, (ci, s, e) in enumerate(self.data.sentences):
-            by_doc.setdefault(self.data.chunks[ci].doc_id, []).append((s, e, row))
-        rows: list[int] = []
-        offsets = [0]
-        for chunk in self.data.chunks:
-            rows += [r for s, e, r in by_doc.get(chunk.doc_id, []) if s >= chunk.start and e <= chunk.end]
-            offsets.append(len(rows))
-        return np.array(rows, dtype=np.int64), np.array(offsets, dtype=np.int64)
+        codes: dict[str, int] = {}
+        chunk_doc = np.array([codes.setdefault(c.doc_id, len(codes)) for c in self.data.chunks], dtype=np.int64)
+        chunk_start = np.array([c.start for c in self.data.chunks], dtype=np.int64)
+        chunk_end = np.array([c.end for c in self.data.chunks], dtype=np.int64)
+        sent = np.asarray(self.data.sentences, dtype=np.int64).reshape(-1, 3)
+        sent_doc = chunk_doc[sent[:, 0]]
+        order = np.lexsort((sent[:, 2], sent[:, 1], sent_doc))
+        shift = np.int64(1) << 40  # character offsets stay far below 2**40
+        start_keys = sent_doc[order] * shift + sent[order, 1]
+        end_keys = sent_doc[order] * shift + sent[order, 2]
+        return order, start_keys, end_keys, chunk_doc * shift + chunk_start, chunk_doc * shift + chunk_end
 
-    def score(self, query: Query) -> np.ndarray | None:
+    def score(self, query: Query, candidates: np.ndarray | None = None) -> np.ndarray | None:
         import numpy as np
 
         if query.use is None or self.data.sentence_vectors is None or not len(self.data.sentences):
             return None
-        rows, offsets = self._rows
-        gathered = (self.data.sentence_vectors @ query.use)[rows]
+        order, start_keys, end_keys, chunk_lo, chunk_hi = self._table
+        chunks = np.arange(self.n) if candidates is None else np.asarray(candidates, dtype=np.int64)
+        lo = np.searchsorted(start_keys, chunk_lo[chunks], side="left")
+        hi = np.maximum(lo, np.searchsorted(end_keys, chunk_hi[chunks], side="right"))
+        counts = hi - lo
         out = np.full(self.n, -1.0, dtype=np.float32)
-        nonempty = offsets[1:] > offsets[:-1]
-        if len(gathered):  # non-empty segments are contiguous, so reduceat sees exactly each one
-            out[nonempty] = np.maximum.reduceat(gathered, offsets[:-1][nonempty])
+        has = counts > 0
+        if not has.any():
+            return out
+        lo, counts, chunks = lo[has], counts[has], chunks[has]
+        firsts = np.cumsum(counts) - counts  # where each chunk's run starts in the gathered rows
+        picks = np.arange(counts.sum()) - np.repeat(firsts - lo, counts)
+        rows, inverse = np.unique(order[picks], return_inverse=True)  # read each row once, in file order
+        sims = (np.asarray(self.data.sentence_vectors[rows], dtype=np.float32) @ query.use)[inverse]
+        out[chunks] = np.maximum.reduceat(sims, firsts)
         return out
 
 

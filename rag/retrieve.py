@@ -105,15 +105,40 @@ class Retriever:
         )
 
     def leg_scores(self, query: Query) -> dict[str, np.ndarray]:
-        """Raw score of every chunk for each fusing leg that has something to say."""
+        """Raw score of every chunk for each fusing leg that has something to say. Library legs
+        score first; candidate legs (Leg.scope) then score the union of their top lists."""
+        import numpy as np
+
         scores: dict[str, np.ndarray] = {}
-        for name, leg in self.legs.items():
-            if leg.stage != "fuse":
-                continue
-            raw = leg.score(query)
-            if raw is not None:
-                scores[name] = raw
+        fusing = [(name, leg) for name, leg in self.legs.items() if leg.stage == "fuse"]
+        for name, leg in fusing:
+            if leg.scope == "library":
+                raw = leg.score(query)
+                if raw is not None:
+                    scores[name] = raw
+        later = [(name, leg) for name, leg in fusing if leg.scope == "candidates"]
+        if later:
+            every = np.ones(self.n, dtype=bool)
+            found = [self._ranked(name, raw, every) for name, raw in scores.items()]
+            candidates = np.unique(np.concatenate(found)) if found else np.arange(self.n)
+            for name, leg in later:
+                raw = leg.score(query, candidates)
+                if raw is not None:
+                    scores[name] = raw
         return scores
+
+    def _ranked(self, name: str, raw: np.ndarray, pool: np.ndarray) -> np.ndarray:
+        """Indexes of the leg's best Tuning.dense_candidates chunks within `pool` (a boolean mask),
+        best first, ties in index order; a lexical leg ranks only chunks it scores above 0 and a
+        dense leg only those its search returned (above the -1 of the rest)."""
+        import numpy as np
+
+        floor = 0.0 if self.legs[name].lexical_positive_only else -1.0
+        eligible = np.flatnonzero(pool & (raw > floor))
+        depth = self.tuning.dense_candidates
+        if len(eligible) > depth:
+            eligible = eligible[np.argpartition(-raw[eligible], depth - 1)[:depth]]
+        return eligible[np.lexsort((eligible, -raw[eligible]))]
 
     def search(self, query: Query, k: int, *, doc_ids: frozenset[str] | None = None) -> list[Hit]:
         """The k best chunks, distinct in text, references excluded unless settings include them."""
@@ -140,7 +165,8 @@ class Retriever:
         return hits
 
     def fuse(self, lang: str, legs: dict[str, np.ndarray], allowed: np.ndarray) -> np.ndarray:
-        """Weighted reciprocal-rank fusion. For a pooled language (English) each leg ranks the
+        """Weighted reciprocal-rank fusion over each leg's top Tuning.dense_candidates chunks
+        (the rest add nothing). For a pooled language (English) each leg ranks the
         other-language and the same-language chunks separately, so an abstract's language match
         does not push the body down the dense lists."""
         import numpy as np
@@ -157,11 +183,8 @@ class Retriever:
             if weight == 0.0:
                 continue
             for pool in pools:
-                order = np.argsort(-np.where(pool, raw, -np.inf), kind="stable")
-                ranks = np.empty(self.n, dtype=np.float64)
-                ranks[order] = np.arange(1, self.n + 1)
-                contributes = pool & (raw > 0) if self.legs[name].lexical_positive_only else pool
-                fused += np.where(contributes, weight / (self.tuning.rrf_k + ranks), 0.0)
+                ranked = self._ranked(name, raw, pool)
+                fused[ranked] += weight / (self.tuning.rrf_k + np.arange(1, len(ranked) + 1))
         return fused
 
     def _top(self, fused: np.ndarray, k: int, lang: str) -> list[int]:
@@ -172,8 +195,9 @@ class Retriever:
         out: list[int] = []
         same = 0
         pooled = lang in self.tuning.pooled_languages
-        for i in np.argsort(-fused, kind="stable"):
-            if len(out) >= k or not np.isfinite(fused[i]) or fused[i] <= 0:
+        scored = np.flatnonzero(np.isfinite(fused) & (fused > 0))
+        for i in scored[np.lexsort((scored, -fused[scored]))]:
+            if len(out) >= k:
                 break
             if pooled and self.data.chunks[i].lang == lang:
                 if same >= self.tuning.max_same_language_chunks:

@@ -36,9 +36,9 @@ FORMAT_VERSION = 2  # 2: headings.jsonl (the papers' outlines)
 MANIFEST = "manifest.json"
 LOCK = "build.lock"
 LOCK_POLL_SECONDS = 0.5
-# Exact inner-product search up to this many vectors (a few ms per query on 2 cores at
-# 384 dimensions); past it an HNSW graph keeps queries fast at a small cost in recall.
-EXACT_SEARCH_LIMIT = 200_000
+# Per-sentence and vocabulary vectors are stored as float16 (half the disk and page cache of
+# float32; cosines move by < 1e-3) and memory-mapped: a query reads only the rows it scores.
+SMALL_VECTOR_DTYPE = "float16"
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,21 @@ class IndexData:
     vocab_vectors: np.ndarray | None = None  # bridge-encoder vectors of `vocab`
     faiss: dict[str, Any] = field(default_factory=dict)  # slot -> faiss index (loaded)
     headings: tuple[Heading, ...] = ()  # every paper's outline, in order
+
+    def search(self, slot: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """The k chunks nearest to a query vector (dim,) of encoder `slot`: (chunk indexes int64,
+        inner products float32), best first. Uses the slot's FAISS index when loaded from disk,
+        else scans the vectors (an IndexData assembled in memory)."""
+        import numpy as np
+
+        index = self.faiss.get(slot)
+        if index is not None:
+            from .vector_index import search
+
+            return search(index, vector, k)
+        sims = np.asarray(self.vectors[slot] @ vector, dtype=np.float32)
+        top = np.argsort(-sims, kind="stable")[:k]
+        return top.astype(np.int64), sims[top]
 
     def has(self, need: str) -> bool:
         """Whether the index holds an artefact a retrieval leg needs: "vectors:<slot>",
@@ -115,8 +130,11 @@ def check_compatible(manifest: dict[str, Any], expected: dict[str, Any], index_d
 
 
 def load_index(index_dir: Path, expected: dict[str, Any] | None = None, corpus_dir: Path | None = None) -> IndexData:
-    import faiss
-    import numpy as np
+    """The index in index_dir. Vectors and flat FAISS indexes are memory-mapped (read-only), so
+    loading costs little memory of its own and the page cache is shared by every process serving
+    the folder. Raises IndexNotFoundError, IndexMismatchError (built with other encoders or
+    chunking than `expected`) or RagError (damaged: rebuild)."""
+    from .vector_index import read_vector_index
 
     manifest = read_manifest(index_dir)
     if manifest is None:
@@ -130,13 +148,13 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None, corpus_d
         chunks = tuple(Chunk(**row) for row in _read_jsonl(gen / "chunks.jsonl"))
         tokens = tuple(tuple(row) for row in _read_jsonl(gen / "tokens.jsonl"))
         sentences = tuple(tuple(row) for row in _read_jsonl(gen / "sentences.jsonl"))
-        vectors = {slot: np.load(gen / f"{slot}.npy", allow_pickle=False) for slot in manifest["encoders"]}
-        indexes = {slot: faiss.read_index(str(gen / f"{slot}.faiss")) for slot in manifest["encoders"]}
+        vectors = {slot: _load_npy(gen / f"{slot}.npy") for slot in manifest["encoders"]}
+        indexes = {slot: read_vector_index(gen / f"{slot}.faiss") for slot in manifest["encoders"]}
         sent_path = gen / "sentences-use.npy"
-        sentence_vectors = np.load(sent_path, allow_pickle=False) if sent_path.exists() else None
+        sentence_vectors = _load_npy(sent_path) if sent_path.exists() else None
         vocab_path = gen / "vocab-use.npy"
         vocab = tuple(_read_jsonl(gen / "vocab.jsonl")) if vocab_path.exists() else ()
-        vocab_vectors = np.load(vocab_path, allow_pickle=False) if vocab_path.exists() else None
+        vocab_vectors = _load_npy(vocab_path) if vocab_path.exists() else None
         headings = tuple(Heading(**row) for row in _read_jsonl(gen / "headings.jsonl"))
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise RagError(
@@ -165,8 +183,9 @@ def cache_dir(index_dir: Path) -> Path:
 def write_index(index_dir: Path, data: IndexData) -> Path:
     """Write a new generation and switch the manifest to it atomically. Returns the folder.
     Raises RagError, writing nothing, when two chunks share a key or two files share an id."""
-    import faiss
     import numpy as np
+
+    from .vector_index import build_vector_index, write_vector_index
 
     check_unique_keys(data, index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
@@ -181,13 +200,13 @@ def write_index(index_dir: Path, data: IndexData) -> Path:
         _write_jsonl(tmp / "sentences.jsonl", (list(s) for s in data.sentences))
         _write_jsonl(tmp / "headings.jsonl", (h.to_dict() for h in data.headings))
         for slot, vecs in data.vectors.items():
-            np.save(tmp / f"{slot}.npy", vecs, allow_pickle=False)
-            faiss.write_index(build_faiss(vecs), str(tmp / f"{slot}.faiss"))
+            np.save(tmp / f"{slot}.npy", np.asarray(vecs, dtype=np.float32), allow_pickle=False)
+            write_vector_index(build_vector_index(vecs), tmp / f"{slot}.faiss")
         if data.sentence_vectors is not None:
-            np.save(tmp / "sentences-use.npy", data.sentence_vectors, allow_pickle=False)
+            np.save(tmp / "sentences-use.npy", data.sentence_vectors.astype(SMALL_VECTOR_DTYPE), allow_pickle=False)
         if data.vocab_vectors is not None:
             _write_jsonl(tmp / "vocab.jsonl", data.vocab)
-            np.save(tmp / "vocab-use.npy", data.vocab_vectors, allow_pickle=False)
+            np.save(tmp / "vocab-use.npy", data.vocab_vectors.astype(SMALL_VECTOR_DTYPE), allow_pickle=False)
         fsync_dir(tmp)
         os.replace(tmp, index_dir / name)
     except BaseException:
@@ -293,20 +312,6 @@ def _lock_holder(path: Path) -> str:
         return "unknown"
 
 
-def build_faiss(vectors: np.ndarray) -> Any:
-    import faiss
-
-    n, dim = vectors.shape if vectors.size else (0, vectors.shape[1] if vectors.ndim == 2 else 1)
-    if n > EXACT_SEARCH_LIMIT:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = 128
-    else:
-        index = faiss.IndexFlatIP(dim)
-    if n:
-        index.add(vectors)
-    return index
-
-
 def _remove_old_generations(index_dir: Path, keep: str) -> None:
     for path in index_dir.iterdir():
         if path.is_dir() and path.name.startswith(("gen-", ".tmp-gen-")) and path.name != keep:
@@ -332,6 +337,13 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    """A saved array, memory-mapped read-only (np.load mmap_mode="r")."""
+    import numpy as np
+
+    return np.load(path, mmap_mode="r", allow_pickle=False)
 
 
 def _write_jsonl(path: Path, rows: Any) -> None:

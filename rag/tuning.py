@@ -29,7 +29,9 @@ class Tuning:
             "en": {"dense": 1.0, "bm25": 0.5, "use": 1.0, "sent": 0.0, "bm25x": 1.0},
         }
     )
-    dense_candidates: int = 1000  # per dense leg; past this rank a chunk adds nothing to the fusion
+    # Per library leg: past this rank a chunk adds nothing to the fusion; candidate legs (the
+    # per-sentence one) score only the union of these lists.
+    dense_candidates: int = 1000
     # Question languages whose legs rank same-language and other-language chunks in separate pools,
     # so an English abstract does not win on language alone; and how many such chunks may enter top k.
     pooled_languages: tuple[str, ...] = ("en",)

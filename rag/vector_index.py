@@ -1,0 +1,83 @@
+"""The dense search structure of one encoder's chunk vectors (FAISS), chosen by library size.
+
+Up to EXACT_SEARCH_LIMIT vectors: exact inner-product search (IndexFlatIP), read from disk
+memory-mapped, so a loaded index costs page cache rather than the process's own memory. Past it:
+an HNSW graph (IndexHNSWFlat), whose query time grows with log N instead of N, at a recall
+against exact search that bench/bench_scale.py measures and README's Figures report.
+
+A single question is searched on one thread: with two cores shared by the chat server, the
+answer path and the other leg, OpenMP's worker threads cost more in waiting than they save
+(bench_scale measured a 10k-chunk flat search at 15 ms with the default threads under load and
+under 2 ms on one).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# Exact search up to this many vectors. Chosen with bench/bench_scale.py: one flat 384-d query
+# costs about 0.1 ms per thousand vectors on one core, so 50,000 vectors is ~5 ms per leg, the
+# point past which HNSW answers the same top 10 (recall@10 ≥ 0.99 measured) several times faster.
+EXACT_SEARCH_LIMIT = 50_000
+HNSW_M = 32  # graph neighbours per vector: 32 is FAISS's usual choice for 384–768 dimensions
+HNSW_EF_CONSTRUCTION = 80  # candidate list while inserting: better graph, slower build
+HNSW_EF_SEARCH = 128  # candidate list while searching: recall against time, see bench_scale
+
+
+def build_vector_index(vectors: np.ndarray, *, exact_limit: int = EXACT_SEARCH_LIMIT) -> Any:
+    """A FAISS index over L2-normalised float32 vectors of shape (n, dim), searched by inner
+    product (= cosine): flat when n ≤ exact_limit, HNSW above."""
+    import faiss
+    import numpy as np
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, dim = vectors.shape if vectors.ndim == 2 else (0, 1)
+    if n > exact_limit:
+        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    else:
+        index = faiss.IndexFlatIP(dim)
+    if n:
+        index.add(vectors)
+    return index
+
+
+def write_vector_index(index: Any, path: Path) -> None:
+    import faiss
+
+    faiss.write_index(index, str(path))
+
+
+def read_vector_index(path: Path) -> Any:
+    """The index in `path`; a flat index is memory-mapped (FAISS IO_FLAG_MMAP_IFC), an HNSW
+    graph is read into memory with its efSearch set to HNSW_EF_SEARCH."""
+    import faiss
+
+    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+    if hasattr(index, "hnsw"):
+        index.hnsw.efSearch = HNSW_EF_SEARCH
+    return index
+
+
+def search(index: Any, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The k nearest vectors to one query vector of shape (dim,): (ids int64 (≤k,), inner
+    products float32 (≤k,)), best first; fewer than k when the index holds fewer."""
+    import faiss
+    import numpy as np
+
+    k = min(k, index.ntotal)
+    if k <= 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)
+    previous = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        sims, ids = index.search(np.ascontiguousarray(vector[None, :], dtype=np.float32), k)
+    finally:
+        faiss.omp_set_num_threads(previous)
+    keep = ids[0] >= 0
+    return ids[0][keep].astype(np.int64), sims[0][keep].astype(np.float32)
