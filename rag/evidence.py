@@ -57,12 +57,9 @@ class SentenceScorer:
     @cached_property
     def idf(self) -> dict[str, float]:
         """Inverse document frequency of every index term over the chunks: log(1 + n / df)."""
-        df: dict[str, int] = defaultdict(int)
-        for toks in self.data.tokens:
-            for t in set(toks):
-                df[t] += 1
-        n = max(1, len(self.data.tokens))
-        return {t: math.log(1 + n / c) for t, c in df.items()}
+        df = self.data.lexical.document_frequency()
+        n = max(1, len(self.data.chunks))
+        return {t: math.log(1 + n / c) for t, c in df.items() if c}
 
     def _rows_of(self, chunk: Chunk) -> list[tuple[int, int, int]]:
         """The (start, end, row) of the sentences inside a chunk, in order."""
@@ -75,23 +72,27 @@ class SentenceScorer:
         return out
 
     @cached_property
-    def instruction_rows(self) -> frozenset[int]:
-        """Sentence rows that instruct the reader or an AI (rag.text.is_instruction), found once
-        per index: they are data, never an answer, and weigh in no abstention feature."""
-        out = set()
-        for row, (ci, s, e) in enumerate(self.data.sentences):
+    def _instruction_checked(self) -> dict[int, bool]:
+        return {}
+
+    def is_instruction_row(self, row: int) -> bool:
+        """Whether sentence `row` instructs the reader or an AI (rag.text.is_instruction): such
+        sentences are data, never an answer, and weigh in no abstention feature. Checked when a
+        question first reaches the sentence, then remembered, so loading costs nothing."""
+        known = self._instruction_checked.get(row)
+        if known is None:
+            ci, s, e = self.data.sentences[row]
             chunk = self.data.chunks[ci]
-            if is_instruction(chunk.text[s - chunk.start : e - chunk.start]):
-                out.add(row)
-        return frozenset(out)
+            known = self._instruction_checked[row] = is_instruction(chunk.text[s - chunk.start : e - chunk.start])
+        return known
 
     def trusted_text(self, chunk: Chunk) -> str:
         """The chunk's text without its instruction-like sentences (the text itself when none)."""
         rows = self._rows_of(chunk)
-        if not any(row in self.instruction_rows for _s, _e, row in rows):
+        if not any(self.is_instruction_row(row) for _s, _e, row in rows):
             return chunk.text
         return " ".join(
-            chunk.text[s - chunk.start : e - chunk.start] for s, e, row in rows if row not in self.instruction_rows
+            chunk.text[s - chunk.start : e - chunk.start] for s, e, row in rows if not self.is_instruction_row(row)
         )
 
     def trusted_similarity(self, query: Query, hit: Hit) -> float:
@@ -102,10 +103,10 @@ class SentenceScorer:
         if (
             query.use is None
             or self.data.sentence_vectors is None
-            or not any(r in self.instruction_rows for *_, r in rows)
+            or not any(self.is_instruction_row(r) for *_, r in rows)
         ):
             return best
-        sims = [float(self.data.sentence_vectors[r] @ query.use) for *_, r in rows if r not in self.instruction_rows]
+        sims = [float(self.data.sentence_vectors[r] @ query.use) for *_, r in rows if not self.is_instruction_row(r)]
         return max(sims, default=0.0)
 
     def sentence_row(self, doc_id: str, start: int) -> int | None:
@@ -155,7 +156,7 @@ class SentenceScorer:
         for hit in hits:
             chunk = hit.chunk
             for s, e, row in self._rows_of(chunk):
-                if (chunk.doc_id, s) in seen or row in self.instruction_rows:  # instructions are never answers
+                if (chunk.doc_id, s) in seen or self.is_instruction_row(row):  # instructions are never answers
                     continue
                 seen.add((chunk.doc_id, s))
                 text = chunk.text[s - chunk.start : e - chunk.start]
@@ -170,7 +171,7 @@ class SentenceScorer:
             found = [
                 chunk.text[s - chunk.start : e - chunk.start]
                 for s, e, row in self._rows_of(chunk)
-                if row in self.instruction_rows
+                if self.is_instruction_row(row)
             ]
             if found:
                 out[chunk.key] = tuple(found)

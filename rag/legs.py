@@ -185,14 +185,12 @@ class Bm25Leg(Leg):
 
     name = "bm25"
     family = "lexical"
-    needs = ("tokens",)
+    needs = ("bm25",)
     lexical_positive_only = True
 
-    @cached_property
+    @property
     def lexical(self):  # noqa: ANN201 - rag.lexical.Lexical
-        from .lexical import Lexical
-
-        return Lexical([list(t) for t in self.data.tokens])
+        return self.data.lexical  # one BM25 index per loaded library, shared by the legs using it
 
     def score(self, query: Query) -> np.ndarray | None:
         return self.lexical.scores(list(query.tokens)) if query.tokens else None
@@ -203,7 +201,7 @@ class BridgedBm25Leg(Bm25Leg):
     """BM25 with the Chinese terms the USE bridge found for an English question's words."""
 
     name = "bm25x"
-    needs = ("tokens", "vocab_vectors")
+    needs = ("bm25", "vocab_vectors")
 
     def score(self, query: Query) -> np.ndarray | None:
         return self.lexical.scores(list(query.bridged)) if query.bridged else None

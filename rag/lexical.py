@@ -7,6 +7,7 @@ import logging
 import re
 import threading
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .normalise import fold
@@ -46,27 +47,64 @@ def _jieba():  # noqa: ANN202
     return jieba
 
 
+# Texts whose tokens are remembered: the sentences a conversation keeps returning to are cut once
+# (jieba takes about a millisecond per sentence, the largest fixed cost of an answer).
+TOKENIZE_CACHE_SIZE = 50_000
+
+
 def tokenize(text: str) -> list[str]:
     """Search-mode jieba tokens (long words and their parts) of the folded text, without
     stopwords or punctuation: "２０１９年" gives the tokens of "2019年", "中國" those of "中国"."""
+    return list(_tokens(text))
+
+
+@lru_cache(maxsize=TOKENIZE_CACHE_SIZE)
+def _tokens(text: str) -> tuple[str, ...]:
     jieba = _jieba()
     with _lock:  # jieba's lazy dictionary state is not thread-safe
         raw = jieba.lcut_for_search(fold(text))
-    return [t for t in (tok.strip() for tok in raw) if t and _WORD.search(t) and t not in _STOPWORDS]
+    return tuple(t for t in (tok.strip() for tok in raw) if t and _WORD.search(t) and t not in _STOPWORDS)
 
 
 class Lexical:
-    """A BM25 index over the token lists of the chunks, built in memory at load time."""
+    """A BM25 index (bm25s) over the token lists of the chunks: built from the tokens at index
+    time and saved beside them (Lexical.save), then memory-mapped by every process that serves
+    the index (Lexical.load) instead of being rebuilt from tokens at each start."""
 
-    def __init__(self, token_lists: list[list[str]]) -> None:
+    def __init__(self, token_lists: list[list[str]] | None = None, *, _bm25: object | None = None) -> None:
         import bm25s
 
         logging.getLogger("bm25s").setLevel(logging.WARNING)
+        if _bm25 is None and token_lists:
+            _bm25 = bm25s.BM25()
+            _bm25.index(token_lists, show_progress=False)
+        self._bm25 = _bm25  # None for an empty library: bm25s cannot index nothing
+        self.size = int(_bm25.scores["num_docs"]) if _bm25 is not None else 0
+        self._vocab: dict[str, int] = _bm25.vocab_dict if _bm25 is not None else {}
 
-        self.size = len(token_lists)
-        self._bm25 = bm25s.BM25()
-        self._bm25.index(token_lists, show_progress=False)
-        self._vocab = set(self._bm25.vocab_dict)
+    @classmethod
+    def load(cls, folder: Path) -> Lexical:
+        """The index saved in `folder`, its score arrays memory-mapped (read-only)."""
+        import bm25s
+
+        logging.getLogger("bm25s").setLevel(logging.WARNING)
+        return cls(_bm25=bm25s.BM25.load(str(folder), mmap=True))
+
+    def save(self, folder: Path) -> None:
+        """Write the index into `folder` (created): score arrays as .npy, vocabulary and
+        parameters as JSON (bm25s's own format; nothing pickled). An empty index writes nothing."""
+        if self._bm25 is not None:
+            self._bm25.save(str(folder), allow_pickle=False)
+
+    def document_frequency(self) -> dict[str, int]:
+        """How many chunks hold each index term (every such chunk has a positive BM25 score, so
+        it is the term's number of stored scores)."""
+        import numpy as np
+
+        if self._bm25 is None:
+            return {}
+        counts = np.diff(np.asarray(self._bm25.scores["indptr"]))
+        return {term: int(counts[i]) for term, i in self._vocab.items() if i < len(counts)}
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every chunk (0 where nothing matches)."""

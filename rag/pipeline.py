@@ -324,7 +324,7 @@ def load(settings: Settings | None = None, *, tuning: Tuning | None = None, **ov
     replaces the shipped weights and thresholds (default: Tuning.load(settings.tuning)).
     Raises IndexNotFoundError (with the command that builds it) or IndexMismatchError."""
     settings = settings or Settings.load(**overrides)
-    data = store.load_index(settings.index_dir, expected_signature(settings), settings.corpus_dir)
+    data = store.load_index(settings.index_dir, expected_signature(settings), settings.corpus_dir, tokens=False)
     assistant = Assistant(settings, data, tuning)
     assistant.prefetch()
     return assistant

@@ -3,7 +3,8 @@
     index/manifest.json        what is here: format, encoders, chunking, file hashes, counts,
                                and which generation folder holds the data (written last)
     index/gen-<id>/papers.json chunks.jsonl sentences.jsonl tokens.jsonl headings.jsonl
-                   <slot>.faiss <slot>.npy (vectors per encoder; sentences-use.npy)
+                   bm25/ (the chunks' BM25 index, bm25s's .npy + JSON, memory-mapped)
+                   <slot>.faiss <slot>.npy (vectors per encoder; sentences-use.npy float16)
 
 A build writes a new generation folder and then replaces manifest.json atomically, so a crash
 mid-build leaves the previous index loadable; old generations are removed after the switch.
@@ -21,6 +22,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,15 +32,20 @@ from .types import Chunk, Heading, Paper
 if TYPE_CHECKING:
     import numpy as np
 
+    from .lexical import Lexical
+
 logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 2  # 2: headings.jsonl (the papers' outlines)
 MANIFEST = "manifest.json"
 LOCK = "build.lock"
 LOCK_POLL_SECONDS = 0.5
-# Per-sentence and vocabulary vectors are stored as float16 (half the disk and page cache of
-# float32; cosines move by < 1e-3) and memory-mapped: a query reads only the rows it scores.
-SMALL_VECTOR_DTYPE = "float16"
+# Per-sentence vectors are stored as float16 (half the disk and page cache of float32; cosines
+# move by < 1e-3, the dev eval is unchanged) and memory-mapped: a question reads only the rows of
+# its candidate chunks. Vocabulary vectors stay float32: every English question multiplies all of
+# them, which BLAS does on float32 in place and numpy would first copy out of float16.
+SENTENCE_VECTOR_DTYPE = "float16"
+BM25_FOLDER = "bm25"  # the chunks' BM25 index (rag.lexical.Lexical.save), memory-mapped when served
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,18 @@ class IndexData:
     vocab_vectors: np.ndarray | None = None  # bridge-encoder vectors of `vocab`
     faiss: dict[str, Any] = field(default_factory=dict)  # slot -> faiss index (loaded)
     headings: tuple[Heading, ...] = ()  # every paper's outline, in order
+    folder: Path | None = None  # the generation folder it was loaded from; None when built in memory
+
+    @cached_property
+    def lexical(self) -> Lexical:
+        """BM25 over the chunks' tokens: the index saved with this generation (memory-mapped),
+        else built from `tokens` (an IndexData assembled in memory, or an older generation)."""
+        from .lexical import Lexical
+
+        saved = self.folder / BM25_FOLDER if self.folder is not None else None
+        if saved is not None and saved.is_dir():
+            return Lexical.load(saved)
+        return Lexical([list(t) for t in self.tokens])
 
     def search(self, slot: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """The k chunks nearest to a query vector (dim,) of encoder `slot`: (chunk indexes int64,
@@ -72,12 +91,14 @@ class IndexData:
 
     def has(self, need: str) -> bool:
         """Whether the index holds an artefact a retrieval leg needs: "vectors:<slot>",
-        "sentence_vectors", "tokens", "vocab_vectors", "headings"."""
+        "sentence_vectors", "tokens", "bm25", "vocab_vectors", "headings"."""
         kind, _, slot = need.partition(":")
         present = {
             "vectors": slot in self.vectors,
             "sentence_vectors": self.sentence_vectors is not None,
             "tokens": len(self.tokens) == len(self.chunks),
+            "bm25": len(self.tokens) == len(self.chunks)
+            or (self.folder is not None and (self.folder / BM25_FOLDER).is_dir()),
             "vocab_vectors": self.vocab_vectors is not None,
             "headings": bool(self.headings),
         }
@@ -129,11 +150,18 @@ def check_compatible(manifest: dict[str, Any], expected: dict[str, Any], index_d
             )
 
 
-def load_index(index_dir: Path, expected: dict[str, Any] | None = None, corpus_dir: Path | None = None) -> IndexData:
+def load_index(
+    index_dir: Path,
+    expected: dict[str, Any] | None = None,
+    corpus_dir: Path | None = None,
+    *,
+    tokens: bool = True,
+) -> IndexData:
     """The index in index_dir. Vectors and flat FAISS indexes are memory-mapped (read-only), so
     loading costs little memory of its own and the page cache is shared by every process serving
     the folder. Raises IndexNotFoundError, IndexMismatchError (built with other encoders or
-    chunking than `expected`) or RagError (damaged: rebuild)."""
+    chunking than `expected`) or RagError (damaged: rebuild). tokens=False leaves the chunks'
+    BM25 tokens unread when the generation holds its BM25 index (serving needs only that)."""
     from .vector_index import read_vector_index
 
     manifest = read_manifest(index_dir)
@@ -146,7 +174,10 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None, corpus_d
     try:
         papers = {p["doc_id"]: _paper(p) for p in json.loads((gen / "papers.json").read_text(encoding="utf-8"))}
         chunks = tuple(Chunk(**row) for row in _read_jsonl(gen / "chunks.jsonl"))
-        tokens = tuple(tuple(row) for row in _read_jsonl(gen / "tokens.jsonl"))
+        if tokens or not (gen / BM25_FOLDER).is_dir():
+            token_lists = tuple(tuple(row) for row in _read_jsonl(gen / "tokens.jsonl"))
+        else:
+            token_lists = ()
         sentences = tuple(tuple(row) for row in _read_jsonl(gen / "sentences.jsonl"))
         vectors = {slot: _load_npy(gen / f"{slot}.npy") for slot in manifest["encoders"]}
         indexes = {slot: read_vector_index(gen / f"{slot}.faiss") for slot in manifest["encoders"]}
@@ -164,7 +195,7 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None, corpus_d
         manifest,
         papers,
         chunks,
-        tokens,
+        token_lists,
         vectors,
         sentences,
         sentence_vectors,
@@ -172,6 +203,7 @@ def load_index(index_dir: Path, expected: dict[str, Any] | None = None, corpus_d
         vocab_vectors,
         indexes,  # type: ignore[arg-type]
         headings,
+        gen,
     )
 
 
@@ -197,16 +229,17 @@ def write_index(index_dir: Path, data: IndexData) -> Path:
         (tmp / "papers.json").write_text(json.dumps(papers, ensure_ascii=False, indent=1), encoding="utf-8")
         _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in data.chunks))
         _write_jsonl(tmp / "tokens.jsonl", (list(t) for t in data.tokens))
+        data.lexical.save(tmp / BM25_FOLDER)
         _write_jsonl(tmp / "sentences.jsonl", (list(s) for s in data.sentences))
         _write_jsonl(tmp / "headings.jsonl", (h.to_dict() for h in data.headings))
         for slot, vecs in data.vectors.items():
             np.save(tmp / f"{slot}.npy", np.asarray(vecs, dtype=np.float32), allow_pickle=False)
             write_vector_index(build_vector_index(vecs), tmp / f"{slot}.faiss")
         if data.sentence_vectors is not None:
-            np.save(tmp / "sentences-use.npy", data.sentence_vectors.astype(SMALL_VECTOR_DTYPE), allow_pickle=False)
+            np.save(tmp / "sentences-use.npy", data.sentence_vectors.astype(SENTENCE_VECTOR_DTYPE), allow_pickle=False)
         if data.vocab_vectors is not None:
             _write_jsonl(tmp / "vocab.jsonl", data.vocab)
-            np.save(tmp / "vocab-use.npy", data.vocab_vectors.astype(SMALL_VECTOR_DTYPE), allow_pickle=False)
+            np.save(tmp / "vocab-use.npy", np.asarray(data.vocab_vectors, dtype=np.float32), allow_pickle=False)
         fsync_dir(tmp)
         os.replace(tmp, index_dir / name)
     except BaseException:
