@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup models index eval bench llm lint clean pdf-fixtures distractors
+.PHONY: run test setup models index eval bench llm lint clean pdf-fixtures distractors scale-corpus
 
 run: setup
 	$(BIN)/rag serve
@@ -49,6 +49,13 @@ pdf-fixtures: setup
 distractors: setup
 	bash scripts/install_manpages_zh.sh
 	$(BIN)/python scripts/distractors.py
+
+# A library of 10,000+ chunks of real Chinese prose (Debian's Chinese manuals, help pages and
+# manual pages as plain text) for the scale benchmark (build/scale-corpus/); cached by a stamp.
+# The packages (~500 MB installed) are installed first when missing.
+scale-corpus: setup
+	bash scripts/install_scale_corpus.sh
+	$(BIN)/python scripts/scale_corpus.py
 
 eval: setup
 	$(BIN)/rag eval --baselines

@@ -4,6 +4,7 @@ missing or stale, into a temporary folder so the user's index/ is never touched 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -62,6 +63,24 @@ def distractors() -> Path:
     module = _script("distractors")
     if shutil.which("groff") is None or not module.SOURCE.is_dir():
         pytest.skip("manpages-zh is not installed; run `bash scripts/install_manpages_zh.sh`")
+    return module.build()
+
+
+@pytest.fixture(scope="session")
+def scale_corpus() -> Path:
+    """build/scale-corpus/: 1,500+ documents of real Chinese prose from Debian's Chinese manuals
+    (scripts/scale_corpus.py; reused when its stamp is current, built once otherwise). The packages
+    are installed by scripts/install_scale_corpus.sh when missing; skipped only when that fails."""
+    module = _script("scale_corpus")
+    try:
+        module.package_versions()
+    except RuntimeError:
+        install = subprocess.run(
+            ["bash", str(ROOT / "scripts" / "install_scale_corpus.sh")], capture_output=True, text=True, check=False
+        )
+        if install.returncode != 0:
+            reason = (install.stderr.strip().splitlines() or ["no output"])[-1]
+            pytest.skip(f"cannot install the scale-corpus packages (scripts/install_scale_corpus.sh): {reason}")
     return module.build()
 
 
