@@ -2,7 +2,8 @@
 
     index/manifest.json        what is here: format, encoders, chunking, file hashes, counts,
                                and which generation folder holds the data (written last)
-    index/gen-<id>/papers.json chunks.jsonl sentences.jsonl tokens.jsonl headings.jsonl
+    index/gen-<id>/papers.json chunks.jsonl tokens.jsonl headings.jsonl
+                   sentences.npy (chunk index, start, end) per sentence, int64
                    bm25/ (the chunks' BM25 index, bm25s's .npy + JSON, memory-mapped)
                    <slot>.faiss <slot>.npy (vectors per encoder; sentences-use.npy float16)
 
@@ -162,6 +163,8 @@ def load_index(
     the folder. Raises IndexNotFoundError, IndexMismatchError (built with other encoders or
     chunking than `expected`) or RagError (damaged: rebuild). tokens=False leaves the chunks'
     BM25 tokens unread when the generation holds its BM25 index (serving needs only that)."""
+    import numpy as np
+
     from .vector_index import read_vector_index
 
     manifest = read_manifest(index_dir)
@@ -178,7 +181,10 @@ def load_index(
             token_lists = tuple(tuple(row) for row in _read_jsonl(gen / "tokens.jsonl"))
         else:
             token_lists = ()
-        sentences = tuple(tuple(row) for row in _read_jsonl(gen / "sentences.jsonl"))
+        if (gen / "sentences.npy").exists():
+            sentences = tuple(map(tuple, np.load(gen / "sentences.npy", allow_pickle=False).tolist()))
+        else:  # written before sentences.npy
+            sentences = tuple(tuple(row) for row in _read_jsonl(gen / "sentences.jsonl"))
         vectors = {slot: _load_npy(gen / f"{slot}.npy") for slot in manifest["encoders"]}
         indexes = {slot: read_vector_index(gen / f"{slot}.faiss") for slot in manifest["encoders"]}
         sent_path = gen / "sentences-use.npy"
@@ -230,7 +236,7 @@ def write_index(index_dir: Path, data: IndexData) -> Path:
         _write_jsonl(tmp / "chunks.jsonl", (c.to_dict() for c in data.chunks))
         _write_jsonl(tmp / "tokens.jsonl", (list(t) for t in data.tokens))
         data.lexical.save(tmp / BM25_FOLDER)
-        _write_jsonl(tmp / "sentences.jsonl", (list(s) for s in data.sentences))
+        np.save(tmp / "sentences.npy", np.asarray(data.sentences, dtype=np.int64).reshape(-1, 3), allow_pickle=False)
         _write_jsonl(tmp / "headings.jsonl", (h.to_dict() for h in data.headings))
         for slot, vecs in data.vectors.items():
             np.save(tmp / f"{slot}.npy", np.asarray(vecs, dtype=np.float32), allow_pickle=False)
