@@ -95,7 +95,18 @@ def serve_rss(index: Path, corpus: Path) -> float:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
-    cmd = [sys.executable, "-m", "rag.cli", "serve", "--index", str(index), "--corpus", str(corpus), "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rag.cli",
+        "serve",
+        "--index",
+        str(index),
+        "--corpus",
+        str(corpus),
+        "--port",
+        str(port),
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
         deadline = time.monotonic() + 600
@@ -249,7 +260,9 @@ def main() -> int:
         if size != "1m":
             print(f"[{size}] serving …", file=sys.stderr, flush=True)
             w = warm(index, corpus, args.questions)
-            row.update(w, disk_mb=disk_mb(index), serve_rss_mb=serve_rss(index, corpus), cold_ask_s=cold_ask(index, corpus))
+            row.update(
+                w, disk_mb=disk_mb(index), serve_rss_mb=serve_rss(index, corpus), cold_ask_s=cold_ask(index, corpus)
+            )
             row["chunks_per_s"] = None if row.get("synthetic") else w["chunks"] / float(row["index_s"])  # type: ignore[arg-type]
         rows.append(row)
     source = real_source or rag.Settings.load().index_dir
@@ -269,8 +282,10 @@ def _f(value: object, fmt: str) -> str:
 
 
 def print_tables(rows: list[dict[str, object]], search_rows: list[dict[str, float]]) -> None:
-    print("| library | chunks | index chunks/s | index peak RSS MB | disk MB | serve RSS MB | load s | "
-          "embed question p50 ms | search p50/p95 ms | retrieve p50/p95 ms | answer p50/p95 ms | cold ask s |")
+    print(
+        "| library | chunks | index chunks/s | index peak RSS MB | disk MB | serve RSS MB | load s | "
+        "embed question p50 ms | search p50/p95 ms | retrieve p50/p95 ms | answer p50/p95 ms | cold ask s |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         if "chunks" not in r:

@@ -28,6 +28,7 @@ from .lexical import han_vocabulary, tokenize
 from .metadata import Assignment, Records, apply_record, assign, fingerprint, load_records
 from .outline import outline_of
 from .progress import Progress
+from .readcache import PdfCache
 from .scan import CorpusFile, Scan, scan
 from .types import Chunk, Heading, Paper
 
@@ -211,6 +212,7 @@ def _build(settings: Settings, rebuild: bool, progress: bool) -> BuildReport:
         ocr=settings.ocr,
         pdf_extractor=settings.pdf_extractor,
         files=files,
+        pdf_cache=PdfCache(store.cache_dir(settings.index_dir) / "pdf"),
     )
     found = replace(found, skipped=found.skipped + missing)
     assignment = assign(available, [(f.name, _last_read(f, old)) for f in found.papers])

@@ -16,10 +16,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import CorpusError
 from .text import HAN
 from .types import Block, CleanPaper, Page, Paper
+
+if TYPE_CHECKING:
+    from .readcache import PdfCache
 
 logger = logging.getLogger(__name__)
 
@@ -654,19 +658,26 @@ def read_paper(
     progress: Callable[[int, int], None] | None = None,
     pdf_extractor: str = "pdfplumber",
     source: str | None = None,
+    pdf_cache: PdfCache | None = None,
 ) -> CleanPaper:
     """One file -> cleaned paper, under `doc_id` (see document_ids; the file stem unless given);
     `source`: its name within the corpus (default the file name; a Zotero attachment's path).
     Its catalog entry is the one under that id. PDFs are read with their layout (rag/pdf.py);
     `ocr`: read pages without a text layer by OCR; `progress(pages done, pages)` for long files;
-    `pdf_extractor`: "pdfplumber" or "pdfium" (rag/pdf.py: read_pdf).
+    `pdf_extractor`: "pdfplumber" or "pdfium" (rag/pdf.py: read_pdf); `pdf_cache`: where a PDF's
+    reading is kept and found again (rag/readcache.py; a build passes the index's).
     Raises CorpusError when the file cannot be used; unreadable pages of a PDF are warned about."""
     doc_id = doc_id or path.stem
     found = None
     if path.suffix.lower() == ".pdf":
         from .pdf import read_pdf
 
-        pdf = read_pdf(path, doc_id, ocr=ocr, progress=progress, extractor=pdf_extractor)
+        sha = file_sha256(path)
+        pdf = pdf_cache.get(sha, pdf_extractor, ocr, doc_id) if pdf_cache is not None else None
+        if pdf is None:
+            pdf = read_pdf(path, doc_id, ocr=ocr, progress=progress, extractor=pdf_extractor)
+            if pdf_cache is not None:
+                pdf_cache.put(sha, pdf_extractor, ocr, pdf)
         for warning in pdf.warnings:
             logger.warning("%s", warning)
         pages = list(pdf.pages)

@@ -22,6 +22,7 @@ from .progress import Progress
 from .types import CleanPaper
 
 if TYPE_CHECKING:
+    from .readcache import PdfCache
     from .store import IndexData
 
 logger = logging.getLogger(__name__)
@@ -99,10 +100,12 @@ def scan(
     ocr: bool = False,
     pdf_extractor: str = "pdfplumber",
     files: Sequence[tuple[Path, str, str]] | None = None,
+    pdf_cache: PdfCache | None = None,
 ) -> Scan:
     """`files`: (path, unique name, document id) of each paper when the corpus is not a plain
     folder (a Zotero library: names are paths under its data directory); default: the folder's
-    paper files, named by file name, with document_ids."""
+    paper files, named by file name, with document_ids. `pdf_cache`: readings of PDFs kept
+    from earlier builds (rag/readcache.py)."""
     previous = previous_files(old.manifest) if old else {}
     if files is None:
         paths = corpus_files(corpus_dir)
@@ -114,7 +117,14 @@ def scan(
     with Progress("reading files", len(files), bar=progress, unit="file") as bar:
         for path, name, doc_id in files:
             item = _look(
-                path, doc_id, previous.get(name), old, catalog, skipped, _Reader(ocr, progress, pdf_extractor), name
+                path,
+                doc_id,
+                previous.get(name),
+                old,
+                catalog,
+                skipped,
+                _Reader(ocr, progress, pdf_extractor, pdf_cache),
+                name,
             )
             if item is not None:
                 found.append(item)
@@ -126,7 +136,9 @@ def scan(
         )
     readable = [
         f
-        for f in (_read_if_needed(f, catalog, skipped, _Reader(ocr, progress, pdf_extractor)) for f in papers)
+        for f in (
+            _read_if_needed(f, catalog, skipped, _Reader(ocr, progress, pdf_extractor, pdf_cache)) for f in papers
+        )
         if f is not None
     ]
     present = {name for _, name, _ in files}
@@ -146,8 +158,18 @@ def _look(
 ) -> CorpusFile | None:
     """One file: reuse what the previous build knew when its bytes, id and catalog entry are
     the same; else read it. An unreadable file is warned about once and keeps its old chunks."""
-    sha = file_sha256(path)
     indexed = old is not None and doc_id in old.papers
+
+    def unreadable(exc: CorpusError) -> CorpusFile | None:
+        _skip(path, exc, skipped)
+        if prev is not None and prev.copy_of is None and prev.doc_id == doc_id and indexed:
+            return CorpusFile(path, prev, None, "kept", name)  # keep what was indexed before rather than lose it
+        return None
+
+    try:
+        sha = file_sha256(path)
+    except OSError as exc:
+        return unreadable(_gone(name, exc))
     unchanged = False
     if prev is not None and prev.sha256 == sha and prev.doc_id == doc_id:
         if prev.copy_of and prev.text_sha256:
@@ -158,10 +180,9 @@ def _look(
     try:
         clean = reader.read(path, catalog, doc_id, name)
     except CorpusError as exc:
-        _skip(path, exc, skipped)
-        if prev is not None and prev.copy_of is None and prev.doc_id == doc_id and indexed:
-            return CorpusFile(path, prev, None, "kept", name)  # keep what was indexed before rather than lose it
-        return None
+        return unreadable(exc)
+    except OSError as exc:  # moved, deleted or unplugged between listing and reading
+        return unreadable(_gone(name, exc))
     entry = FileEntry(doc_id, sha, fingerprint(clean.text))
     if unchanged:  # indexed before text fingerprints were recorded: the chunks stay, the print is new
         return CorpusFile(path, entry, None, "unchanged", name)
@@ -192,6 +213,9 @@ def _read_if_needed(
     except CorpusError as exc:
         _skip(f.path, exc, skipped)
         return None
+    except OSError as exc:
+        _skip(f.path, _gone(f.name, exc), skipped)
+        return None
     entry = FileEntry(f.entry.doc_id, f.entry.sha256, fingerprint(clean.text))
     return CorpusFile(f.path, entry, clean, "added", f.name)
 
@@ -203,6 +227,7 @@ class _Reader:
     ocr: bool
     bar: bool
     extractor: str = "pdfplumber"
+    cache: PdfCache | None = None  # readings of PDFs kept across builds (rag/readcache.py)
 
     def read(self, path: Path, catalog: dict[str, dict[str, object]], doc_id: str, name: str) -> CleanPaper:
         pages: Progress | None = None
@@ -216,11 +241,25 @@ class _Reader:
 
         try:
             return read_paper(
-                path, catalog, doc_id=doc_id, ocr=self.ocr, progress=on_page, pdf_extractor=self.extractor, source=name
+                path,
+                catalog,
+                doc_id=doc_id,
+                ocr=self.ocr,
+                progress=on_page,
+                pdf_extractor=self.extractor,
+                source=name,
+                pdf_cache=self.cache,
             )
         finally:
             if pages is not None:
                 pages.close()
+
+
+def _gone(name: str, exc: OSError) -> CorpusError:
+    return CorpusError(
+        f"{name} could not be opened ({exc.strerror or exc}): was it moved or deleted while indexing? "
+        "Run `rag index` again once the folder is settled."
+    )
 
 
 def _skip(path: Path, exc: CorpusError, skipped: list[str]) -> None:

@@ -61,7 +61,9 @@ def scale_library(source_dir: Path, out_dir: Path, n_chunks: int, *, seed: int =
             sv = np.asarray(data.sentence_vectors, dtype=np.float32)
             sentence_vectors.append(sv if j == 0 else _moved(sv, rng))
     manifest = dict(data.manifest, files=files, synthetic={"source": str(source_dir), "copies": copies, "seed": seed})
-    manifest["counts"] = dict(manifest.get("counts", {}), papers=len(papers), chunks=len(chunks), sentences=len(sentences))
+    manifest["counts"] = dict(
+        manifest.get("counts", {}), papers=len(papers), chunks=len(chunks), sentences=len(sentences)
+    )
     out = store.IndexData(
         manifest,
         papers,

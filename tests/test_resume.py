@@ -6,8 +6,10 @@ disk stops the build with a clear error and the index in use unchanged."""
 from __future__ import annotations
 
 import errno
+import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,8 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _shards(index: Path, slot: str) -> list[Path]:
+    """The committed shards (a kill may leave a '.tmp-000012.json' that does not count)."""
     folders = list((index / "cache").glob(f"{slot}-*"))
-    return sorted(folders[0].glob("*.json")) if folders else []
+    return sorted(p for p in folders[0].glob("*.json") if p.stem.isdigit()) if folders else []
 
 
 def _vectors(settings: rag.Settings) -> dict[str, np.ndarray]:
@@ -32,27 +35,40 @@ def _vectors(settings: rag.Settings) -> dict[str, np.ndarray]:
     return {c.key: data.vectors["dense"][i] for i, c in enumerate(data.chunks)}
 
 
+@pytest.fixture(scope="module")
+def clean_build(
+    settings: rag.Settings, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, rag.Settings, rag.BuildReport]:
+    """Two real papers and their index built without interruption (shared: read-only)."""
+    corpus = tmp_path_factory.mktemp("corpus")
+    for name in ("001_4139313f3243f7e4.txt", "003_d0102665b7b2c82a.txt"):
+        shutil.copy(ROOT / "corpus" / name, corpus / name)
+    clean_settings = settings.with_(corpus_dir=corpus, index_dir=tmp_path_factory.mktemp("clean"))
+    return corpus, clean_settings, rag.build_index(clean_settings, progress=False)
+
+
 @pytest.mark.slow
+@pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9])
 def test_a_build_killed_mid_embedding_resumes_and_equals_a_clean_build(
-    small_corpus: Path, tmp_path: Path, settings: rag.Settings
+    clean_build: tuple[Path, rag.Settings, rag.BuildReport], tmp_path: Path, settings: rag.Settings, fraction: float
 ) -> None:
+    small_corpus, clean_settings, clean = clean_build
     index = tmp_path / "index"
-    env = {**os.environ, "RAG_EMBED_BATCH": "2", "RAG_CORPUS_DIR": str(small_corpus), "RAG_INDEX_DIR": str(index)}
+    env = {**os.environ, "RAG_EMBED_BATCH": "4", "RAG_CORPUS_DIR": str(small_corpus), "RAG_INDEX_DIR": str(index)}
     proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "index"], cwd=ROOT, env=env)
     deadline = time.monotonic() + 600
-    while len(_shards(index, "dense")) < 8:  # about a third of the chunks embedded
+    target = max(1, round(fraction * clean.chunks / 4))  # shards of 4 chunks: this share of the chunks embedded
+    while len(_shards(index, "dense")) < target:
         assert proc.poll() is None, f"the build ended before it could be killed ({len(_shards(index, 'dense'))} shards)"
         assert time.monotonic() < deadline
-        time.sleep(0.01)
+        time.sleep(0.005)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert not (index / "manifest.json").exists()  # nothing published by the killed build
-    cached = len(_shards(index, "dense")) * 2
+    cached = sum(json.loads(p.read_text(encoding="utf-8"))["n"] for p in _shards(index, "dense"))
 
-    resumed_settings = settings.with_(corpus_dir=small_corpus, index_dir=index, embed_batch=2)
+    resumed_settings = settings.with_(corpus_dir=small_corpus, index_dir=index, embed_batch=4)
     resumed = rag.build_index(resumed_settings, progress=False)
-    clean_settings = settings.with_(corpus_dir=small_corpus, index_dir=tmp_path / "clean")
-    clean = rag.build_index(clean_settings, progress=False)
     assert resumed.chunks == clean.chunks
     dense = resumed.embedded_by_encoder["dense"]
     assert dense <= clean.embedded_by_encoder["dense"] - cached  # the killed run's work was kept
@@ -62,6 +78,77 @@ def test_a_build_killed_mid_embedding_resumes_and_equals_a_clean_build(
     assert worst < 1e-5, worst  # the same vectors, however the work was split
     answer = rag.load(resumed_settings).ask("跨境电商综合试验区有哪些作用？")
     assert not answer.abstained and answer.citations
+
+
+@pytest.mark.slow
+def test_a_build_killed_while_writing_its_index_leaves_the_previous_one_serving(
+    small_corpus: Path, tmp_path: Path, settings: rag.Settings
+) -> None:
+    index = tmp_path / "index"
+    built = settings.with_(corpus_dir=small_corpus, index_dir=index)
+    rag.build_index(built, progress=False)
+    before = (index / "manifest.json").read_text(encoding="utf-8")
+    (small_corpus / "new.txt").write_text("跨境电商物流成本高企，海外仓建设亟待加强。" * 40, encoding="utf-8")
+    env = {**os.environ, "RAG_CORPUS_DIR": str(small_corpus), "RAG_INDEX_DIR": str(index)}
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "index"], cwd=ROOT, env=env)
+    deadline = time.monotonic() + 600
+    while not list(index.glob(".tmp-gen-*")):  # the new generation is being written
+        assert proc.poll() is None, "the build finished before it could be killed while writing"
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (index / "manifest.json").read_text(encoding="utf-8") == before  # the reader never sees a half index
+    assert len(rag.load(built).papers) == 2
+    again = rag.build_index(built, progress=False)
+    assert again.added == ("new.txt",) and again.embedded_by_encoder["dense"] == 0  # all cached by the killed run
+    assert not list(index.glob(".tmp-gen-*")) and len(list(index.glob("gen-*"))) == 1
+    assert len(rag.load(built).papers) == 3
+
+
+def test_a_paper_removed_while_the_build_reads_the_folder_is_skipped_with_a_warning(
+    small_corpus: Path, tmp_path: Path, settings: rag.Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rag import scan
+
+    (small_corpus / "zz_last.txt").write_text("跨境电商物流成本高企，海外仓建设亟待加强。" * 40, encoding="utf-8")
+    (small_corpus / "zz_self.txt").write_text("数字贸易规则与数据跨境流动监管。" * 40, encoding="utf-8")
+    read = scan._Reader.read
+
+    def meanwhile(self: object, path: Path, *args: object) -> object:
+        if path.name == "001_4139313f3243f7e4.txt":
+            (small_corpus / "zz_last.txt").unlink()  # gone before the build has even looked at it
+        if path.name == "zz_self.txt":
+            path.unlink()  # gone between being listed and being read
+        return read(self, path, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scan._Reader, "read", meanwhile)
+    built = settings.with_(corpus_dir=small_corpus, index_dir=tmp_path / "index")
+    report = rag.build_index(built, progress=False)
+    assert sorted(s.split(" ")[0] for s in report.skipped) == ["zz_last.txt", "zz_self.txt"]
+    assert all("moved or deleted while indexing" in s for s in report.skipped)
+    assert {p.source for p in rag.load(built).papers} == {"001_4139313f3243f7e4.txt", "003_d0102665b7b2c82a.txt"}
+
+
+@pytest.mark.slow
+def test_a_paper_deleted_mid_embedding_is_indexed_as_read_then_removed_by_the_next_build(
+    small_corpus: Path, tmp_path: Path, settings: rag.Settings
+) -> None:
+    index = tmp_path / "index"
+    env = {**os.environ, "RAG_EMBED_BATCH": "4", "RAG_CORPUS_DIR": str(small_corpus), "RAG_INDEX_DIR": str(index)}
+    proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "index"], cwd=ROOT, env=env)
+    deadline = time.monotonic() + 600
+    while len(_shards(index, "dense")) < 3:
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+    (small_corpus / "003_d0102665b7b2c82a.txt").unlink()
+    assert proc.wait(timeout=600) == 0  # the build goes on with the text it read
+    built = settings.with_(corpus_dir=small_corpus, index_dir=index)
+    assert rag.index_status(built).pending_removed == ("003_d0102665b7b2c82a.txt",)
+    report = rag.build_index(built, progress=False)
+    assert report.removed == ("003_d0102665b7b2c82a.txt",)
+    only = rag.build_index(settings.with_(corpus_dir=small_corpus, index_dir=tmp_path / "clean"), progress=False)
+    assert report.chunks == only.chunks and [p.source for p in rag.load(built).papers] == ["001_4139313f3243f7e4.txt"]
 
 
 @pytest.mark.slow
