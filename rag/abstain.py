@@ -126,7 +126,7 @@ class Abstainer:
     def _body_text(self) -> str:
         """All non-reference text without instruction-like sentences, folded: where a name must
         occur to count as mentioned (a planted "…the capital of France is…" mentions nothing)."""
-        return fold("\n".join(self.scorer.trusted_text(c) for c in self.data.chunks if c.kind != "references"))
+        return self.data.body if self.data.body is not None else self.scorer.trusted_body()
 
     def _can_bridge(self) -> bool:
         return self.bridge is not None and self.data.vocab_vectors is not None and bool(len(self.data.vocab))

@@ -13,6 +13,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .lexical import tokenize
+from .normalise import fold
 from .text import DIGIT, YEAR, answer_cues, heading_level, is_instruction, language_of, near_duplicate, shape, word_set
 from .types import Chunk, Hit
 
@@ -85,6 +86,12 @@ class SentenceScorer:
             chunk = self.data.chunks[ci]
             known = self._instruction_checked[row] = is_instruction(chunk.text[s - chunk.start : e - chunk.start])
         return known
+
+    def trusted_body(self) -> str:
+        """All non-reference text without instruction-like sentences, folded: where a name must
+        occur to count as mentioned (a planted "…the capital of France is…" mentions nothing).
+        Written with the index (IndexData.body) so that serving does not assemble it."""
+        return fold("\n".join(self.trusted_text(c) for c in self.data.chunks if c.kind != "references"))
 
     def trusted_text(self, chunk: Chunk) -> str:
         """The chunk's text without its instruction-like sentences (the text itself when none)."""

@@ -23,6 +23,7 @@ from .config import Settings
 from .dedupe import distinct_chunks
 from .embeddings import Encoder, bridge_encoder, dense_backend, dense_encoder, dense_signature
 from .errors import CorpusError, RagError
+from .evidence import SentenceScorer
 from .ingest import corpus_files, read_paper
 from .lexical import han_vocabulary, tokenize
 from .metadata import Assignment, Records, apply_record, assign, fingerprint, load_records
@@ -30,6 +31,7 @@ from .outline import outline_of
 from .progress import Progress
 from .readcache import PdfCache
 from .scan import CorpusFile, Scan, scan
+from .tuning import Tuning
 from .types import Chunk, Heading, Paper
 
 if TYPE_CHECKING:
@@ -241,6 +243,7 @@ def _build(settings: Settings, rebuild: bool, progress: bool) -> BuildReport:
             outlines[f.entry.doc_id] = outline_of(f.clean)
     headings = tuple(h for doc in data.papers for h in outlines.get(doc, ()))
     data = replace(data, manifest=_manifest(settings, data, found, catalog) | {"records": applied}, headings=headings)
+    data = replace(data, body=SentenceScorer(data, Tuning()).trusted_body())  # served as is, not assembled at start
     store.write_index(settings.index_dir, data)
     return _report(found, data, embedded, repeated, settings, started, timings, assignment.lines)
 

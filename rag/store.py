@@ -5,6 +5,7 @@
     index/gen-<id>/papers.json chunks.jsonl tokens.jsonl headings.jsonl
                    sentences.npy (chunk index, start, end) per sentence, int64
                    bm25/ (the chunks' BM25 index, bm25s's .npy + JSON, memory-mapped)
+                   body.txt (the papers' text without instruction-like sentences, folded)
                    <slot>.faiss <slot>.npy (vectors per encoder; sentences-use.npy float16)
 
 A build writes a new generation folder and then replaces manifest.json atomically, so a crash
@@ -46,6 +47,7 @@ LOCK_POLL_SECONDS = 0.5
 # its candidate chunks. Vocabulary vectors stay float32: every English question multiplies all of
 # them, which BLAS does on float32 in place and numpy would first copy out of float16.
 SENTENCE_VECTOR_DTYPE = "float16"
+BODY = "body.txt"  # the papers' trusted text, folded: where the abstainer looks names up
 BM25_FOLDER = "bm25"  # the chunks' BM25 index (rag.lexical.Lexical.save), memory-mapped when served
 
 
@@ -63,6 +65,7 @@ class IndexData:
     faiss: dict[str, Any] = field(default_factory=dict)  # slot -> faiss index (loaded)
     headings: tuple[Heading, ...] = ()  # every paper's outline, in order
     folder: Path | None = None  # the generation folder it was loaded from; None when built in memory
+    body: str | None = None  # the papers' trusted text, folded (rag.evidence.SentenceScorer.trusted_body)
 
     @cached_property
     def lexical(self) -> Lexical:
@@ -193,6 +196,7 @@ def load_index(
         vocab = tuple(_read_jsonl(gen / "vocab.jsonl")) if vocab_path.exists() else ()
         vocab_vectors = _load_npy(vocab_path) if vocab_path.exists() else None
         headings = tuple(Heading(**row) for row in _read_jsonl(gen / "headings.jsonl"))
+        body = (gen / BODY).read_text(encoding="utf-8") if (gen / BODY).exists() else None
     except (OSError, ValueError, TypeError, KeyError) as exc:
         raise RagError(
             f"The index in {gen}/ is incomplete or damaged ({exc}). Rebuild with `rag index --rebuild`."
@@ -210,6 +214,7 @@ def load_index(
         indexes,  # type: ignore[arg-type]
         headings,
         gen,
+        body,
     )
 
 
@@ -238,6 +243,8 @@ def write_index(index_dir: Path, data: IndexData) -> Path:
         data.lexical.save(tmp / BM25_FOLDER)
         np.save(tmp / "sentences.npy", np.asarray(data.sentences, dtype=np.int64).reshape(-1, 3), allow_pickle=False)
         _write_jsonl(tmp / "headings.jsonl", (h.to_dict() for h in data.headings))
+        if data.body is not None:
+            (tmp / BODY).write_text(data.body, encoding="utf-8")
         for slot, vecs in data.vectors.items():
             np.save(tmp / f"{slot}.npy", np.asarray(vecs, dtype=np.float32), allow_pickle=False)
             write_vector_index(build_vector_index(vecs), tmp / f"{slot}.faiss")

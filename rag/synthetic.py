@@ -76,6 +76,8 @@ def scale_library(source_dir: Path, out_dir: Path, n_chunks: int, *, seed: int =
         data.vocab_vectors,
         {},
         tuple(headings),
+        None,
+        "\n".join([data.body] * copies) if data.body is not None else None,
     )
     store.write_index(Path(out_dir), out)
     return len(chunks)

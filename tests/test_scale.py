@@ -86,7 +86,7 @@ def test_the_sentence_leg_scores_its_candidates_as_it_scores_the_whole_library(
     assert np.allclose(found[scored], everything[scored], atol=1e-6)
 
 
-def test_an_index_written_before_bm25_and_sentence_arrays_were_saved_still_answers(
+def test_an_index_written_before_bm25_sentence_arrays_and_body_were_saved_still_answers(
     settings: rag.Settings, assistant: rag.Assistant, tmp_path: Path
 ) -> None:
     folder = tmp_path / "index"
@@ -97,7 +97,9 @@ def test_an_index_written_before_bm25_and_sentence_arrays_were_saved_still_answe
     (gen / "sentences.jsonl").write_text("".join(json.dumps(s) + "\n" for s in spans), encoding="utf-8")
     (gen / "sentences.npy").unlink()
     shutil.rmtree(gen / "bm25")
+    (gen / "body.txt").unlink()
     old = rag.load(settings.with_(index_dir=folder))
     assert len(old.data.tokens) == len(old.data.chunks)  # BM25 is built from the tokens instead
+    assert old.abstainer._body_text == assistant.abstainer._body_text  # assembled as the index would store it
     question = "跨境电商物流面临哪些问题？"
     assert [c.sentence for c in old.ask(question).citations] == [c.sentence for c in assistant.ask(question).citations]
