@@ -265,7 +265,12 @@ def main() -> int:
             )
             row["chunks_per_s"] = None if row.get("synthetic") else w["chunks"] / float(row["index_s"])  # type: ignore[arg-type]
         rows.append(row)
-    source = real_source or rag.Settings.load().index_dir
+    built = [
+        args.work / f"index-{size}"
+        for size in ("10k", "1k")
+        if (args.work / f"index-{size}" / "manifest.json").exists()
+    ]
+    source = real_source or (built[0] if built else rag.Settings.load().index_dir)  # a 1m-only run reuses 10k's
     encoder = rag.dense_encoder(rag.Settings.load())
     queries = list(encoder.encode_queries(dev_questions(args.questions)))
     search_rows = []
