@@ -63,6 +63,7 @@ __all__ = [
     "Leg",
     "ModelNotAvailableError",
     "MAX_K",
+    "MilvusIndex",
     "Paper",
     "ProvisionError",
     "QuestionLine",
@@ -131,6 +132,7 @@ if TYPE_CHECKING:
     from .ingest import read_paper
     from .legible import verdict as language_problem
     from .legs import LEGS, Leg, leg
+    from .milvus import MilvusIndex
     from .pipeline import Assistant, indexed_papers, load, open_or_build
     from .provision import ensure_models, provision_e5
     from .references import FORMATS as REFERENCE_FORMATS
@@ -159,6 +161,7 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "LEGS": "legs",
     "Leg": "legs",
     "leg": "legs",
+    "MilvusIndex": "milvus",
     "chunk_paper": "chunking",
     "split_sentences": "chunking",
     "markdown_for_writing": "cite",
