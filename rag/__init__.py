@@ -21,6 +21,7 @@ from .errors import (
     ModelNotAvailableError,
     ProvisionError,
     RagError,
+    StoreUnavailableError,
 )
 from .text import CITATION_MARKER, SOURCE_REF, language_of, strip_source_refs
 from .tuning import Tuning
@@ -68,6 +69,8 @@ __all__ = [
     "ProvisionError",
     "QuestionLine",
     "RagError",
+    "StoreUnavailableError",
+    "copy_index",
     "SentenceCheck",
     "Settings",
     "Tuning",
@@ -128,7 +131,7 @@ if TYPE_CHECKING:
     from .config import EMBED_BACKENDS
     from .embeddings import SentenceTransformerEncoder, dense_encoder
     from .generate import GeneratedAnswerer, LLMSettings, generate_answer, stream_answer
-    from .indexing import BuildReport, IndexStatus, build_index, index_status
+    from .indexing import BuildReport, IndexStatus, build_index, copy_index, index_status
     from .ingest import read_paper
     from .legible import verdict as language_problem
     from .legs import LEGS, Leg, leg
@@ -150,6 +153,7 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "build_index": "indexing",
     "BuildReport": "indexing",
     "index_status": "indexing",
+    "copy_index": "indexing",
     "IndexStatus": "indexing",
     "as_langchain_retriever": "adapters",
     "as_runnable": "adapters",

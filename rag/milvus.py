@@ -44,10 +44,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import IndexMismatchError, IndexNotFoundError, RagError
+from .errors import IndexMismatchError, IndexNotFoundError, RagError, StoreUnavailableError
 from .progress import Progress
-from .store import EXACT_SEARCH_LIMIT, FORMAT_VERSION, IndexData, _paper
+from .store import FORMAT_VERSION, IndexData, _paper
 from .types import Chunk, Heading
+from .vector_index import EXACT_SEARCH_LIMIT
 
 if TYPE_CHECKING:
     import numpy as np
@@ -55,8 +56,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Stored in the meta collection; a collection written with another version is refused with
-# "rebuild". 1: chunks / sentences / vocab / meta collections as described above.
-SCHEMA_VERSION = 1
+# "rebuild". 1: chunks / sentences / vocab / meta collections as described above; 2: sentences
+# carry a key (doc_id:start:end), by which a reader fetches their vectors whatever their row.
+SCHEMA_VERSION = 2
 BM25_ANALYSERS = ("tokens", "jieba")  # what the BM25 function reads: the project's tokens, or raw text
 DEFAULT_BM25 = "tokens"  # measured closer to rag/lexical.py's ranking (bench/bench_milvus.py)
 CONNECT_TIMEOUT = 10.0  # seconds to reach a server before saying it cannot be reached
@@ -72,7 +74,7 @@ _COMPANIONS = ("sentences", "vocab", "meta")
 _HASH_SPAN = 1 << 62  # meta ids: hash of (kind, doc_id, part) in [0, 2^62)
 
 
-class MilvusUnavailableError(RagError):
+class MilvusUnavailableError(StoreUnavailableError):
     """Milvus cannot be reached or opened at the configured URI."""
 
 
@@ -87,6 +89,7 @@ class Ranked:
 
     rows: np.ndarray  # int64
     scores: np.ndarray  # float32
+    keys: tuple[str, ...] = ()  # the chunks' keys (doc_id:start), stable across per-paper updates
 
     def __iter__(self) -> Iterator[np.ndarray]:
         return iter((self.rows, self.scores))
@@ -171,10 +174,12 @@ class MilvusIndex:
                     "RAG_CHUNK_CHARS back to the values it was built with."
                 )
 
-    def load(self, *, vectors: bool = False) -> IndexData:
+    def load(self, *, vectors: bool = False, vocab_vectors: bool = False) -> IndexData:
         """The index as rag.store.IndexData, read from Milvus alone. Without `vectors` the
         per-chunk, per-sentence and vocabulary vectors stay in Milvus (vectors == {}, None):
-        the legs search them there. Re-pins this reader to the alias's current generation."""
+        the legs search them there; `vocab_vectors` reads the vocabulary's alone (the
+        abstention model multiplies all of them). Re-pins this reader to the alias's current
+        generation."""
         import numpy as np
 
         self._name, self._store = None, None
@@ -202,20 +207,36 @@ class MilvusIndex:
         )
         vocab_name = f"{name}_vocab"
         nv = self._count(vocab_name)
-        vrows = list(self._scan(vocab_name, "row", ["row", "term"] + (["use"] if vectors else []), 0, nv, nv))
+        with_vocab = vectors or vocab_vectors
+        vrows = list(self._scan(vocab_name, "row", ["row", "term"] + (["use"] if with_vocab else []), 0, nv, nv))
         vocab = tuple(r["term"] for r in vrows)
-        vocab_vectors = (
-            np.asarray([r["use"] for r in vrows], dtype=np.float32).reshape(nv, -1) if vectors and nv else None
+        vocab_array = (
+            np.asarray([r["use"] for r in vrows], dtype=np.float32).reshape(nv, -1) if with_vocab and nv else None
         )
-        order = manifest.get("paper_order", {})
-        papers = {
-            d: _paper(body) for d, body in sorted(self._records("paper").items(), key=lambda p: order.get(p[0], 0))
-        }
+        papers = self.papers(manifest)
         by_doc = self._records("headings")
         headings = tuple(Heading(**h) for doc_id in papers for h in by_doc.get(doc_id, []))
         return IndexData(
-            manifest, papers, chunks, tokens, vecs, sentences, sentence_vectors, vocab, vocab_vectors, {}, headings
+            manifest, papers, chunks, tokens, vecs, sentences, sentence_vectors, vocab, vocab_array, {}, headings
         )
+
+    def papers(self, manifest: dict[str, Any] | None = None) -> dict[str, Any]:
+        """doc_id -> rag.types.Paper, in index order, from the meta records alone."""
+        order = (manifest if manifest is not None else self.manifest()).get("paper_order", {})
+        return {d: _paper(body) for d, body in sorted(self._records("paper").items(), key=lambda p: order.get(p[0], 0))}
+
+    def vectors_by_key(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
+        """The USE vectors of sentences by their key (sentence_key): a reader fetches them by key
+        so that rows moved by a per-paper update since it loaded do not mix its sentences up."""
+        import numpy as np
+
+        name = f"{self.generation()}_sentences"
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(keys), PAGE):
+            part = list(keys[i : i + PAGE])
+            for r in self._query(name, f"key in {_quote_list(part)}", ["key", "use"], limit=len(part)):
+                out[r["key"]] = np.asarray(r["use"], dtype=np.float32)
+        return out
 
     def search(
         self,
@@ -260,7 +281,9 @@ class MilvusIndex:
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32))
         ranked = self._ranked("bm25", [text], k, {"metric_type": "BM25"}, exclude_references, doc_ids)
         keep = ranked.scores > 0
-        return Ranked(ranked.rows[keep], ranked.scores[keep])
+        return Ranked(
+            ranked.rows[keep], ranked.scores[keep], tuple(k for k, y in zip(ranked.keys, keep, strict=True) if y)
+        )
 
     def sentence_vectors(self, rows: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """(sentence rows, their USE vectors) of every sentence inside the given chunks: the
@@ -474,8 +497,17 @@ class MilvusIndex:
                 f"No index in the {self.where}. Build it with `rag index` (RAG_STORE=milvus), or check "
                 "RAG_MILVUS_URI and RAG_MILVUS_COLLECTION."
             )
+        self._load_collections(name)
         self._check_schema(name)
         return name
+
+    def _load_collections(self, name: str) -> None:
+        """Collections are searchable once loaded; a new process finds them released (Lite
+        always, a server after a restart or a release). Loading a loaded one costs one call."""
+        for part in self._collections(name):
+            state = self._call(f"ask the load state of {part}", self._client.get_load_state, part)
+            if "Loaded" not in str(state.get("state") if isinstance(state, dict) else state):
+                self._call(f"load {part}", self._client.load_collection, part)
 
     def _check_schema(self, name: str) -> None:
         store = self._record("store", "", name=name)
@@ -565,6 +597,7 @@ class MilvusIndex:
             f"{name}_sentences",
             [
                 ("chunk", DataType.INT64, {}),
+                ("key", DataType.VARCHAR, {"max_length": 1024}),
                 ("doc_id", DataType.VARCHAR, {"max_length": 512}),
                 ("char_start", DataType.INT64, {}),
                 ("char_end", DataType.INT64, {}),
@@ -650,6 +683,7 @@ class MilvusIndex:
             {
                 "row": i,
                 "chunk": ci,
+                "key": sentence_key(data.chunks[ci].doc_id, s, e),
                 "doc_id": data.chunks[ci].doc_id,
                 "char_start": s,
                 "char_end": e,
@@ -754,7 +788,12 @@ class MilvusIndex:
         s_old_to_new = _renumber(s_removed, ns, s_first)
         s_moved = list(
             self._scan(
-                sent, "row", ["row", "chunk", "doc_id", "char_start", "char_end", "use"], s_first, ns, ns - s_first
+                sent,
+                "row",
+                ["row", "chunk", "key", "doc_id", "char_start", "char_end", "use"],
+                s_first,
+                ns,
+                ns - s_first,
             )
         )
         self._delete(sent, where)
@@ -798,14 +837,16 @@ class MilvusIndex:
             limit=max(1, min(k, MAX_TOPK)),
             filter=_filter(exclude_references, doc_ids),
             search_params=params,
+            output_fields=["key"],
         )[0]
         rows = np.fromiter((h["row"] for h in hits), dtype=np.int64, count=len(hits))
+        keys = [h["entity"]["key"] for h in hits]
         # Milvus Lite 3.2.2 reports BM25 as -score (its internal distance); a server as +score.
         scores = np.fromiter(
             (abs(h["distance"]) if field == "bm25" else h["distance"] for h in hits), dtype=np.float32, count=len(hits)
         )
         order = np.lexsort((rows, -scores))  # ties by row, as the in-process legs' stable sorts
-        return Ranked(rows[order], scores[order])
+        return Ranked(rows[order], scores[order], tuple(keys[i] for i in order))
 
     def _count(self, name: str, expr: str = "") -> int:
         out = self._call(f"count {name}", self._client.query, name, filter=expr, output_fields=["count(*)"])
@@ -894,9 +935,15 @@ def _connect(uri: str, token: str | None, timeout: float) -> Any:
                 "RAG_MILVUS_URI is right, and RAG_MILVUS_TOKEN (user:password) if it needs one."
             ) from exc
         raise MilvusUnavailableError(
-            f"Cannot open Milvus Lite at {uri} ({message}). Check that the folder is writable and not used by "
-            "another program."
+            f"Cannot open Milvus Lite at {uri} ({message}). Milvus Lite serves one process at a time: check that "
+            "no other rag (a running `rag serve`, another `rag index`) has it open, and that the folder is "
+            "writable. For several processes or users, run a Milvus server (docs/milvus.md)."
         ) from exc
+
+
+def sentence_key(doc_id: str, start: int, end: int) -> str:
+    """A sentence's name across rebuilds and per-paper updates (its row is neither)."""
+    return f"{doc_id}:{start}:{end}"
 
 
 def _filter(exclude_references: bool, doc_ids: Iterable[str] | None) -> str:

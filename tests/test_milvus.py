@@ -42,8 +42,11 @@ def project_bm25_top(assistant: rag.Assistant, query, k: int) -> list[int]:  # n
 
 
 @pytest.fixture(scope="module")
-def data(assistant: rag.Assistant):  # noqa: ANN201 - rag.store.IndexData
-    return assistant.data
+def data(settings: rag.Settings):  # noqa: ANN201 - rag.store.IndexData
+    """The project index with everything a write needs (serving leaves the BM25 tokens unread)."""
+    from rag.store import FolderStore
+
+    return FolderStore(settings).load(None, full=True)
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +108,13 @@ def test_references_and_papers_are_filtered_on_the_engine(index: MilvusIndex, da
 
 
 def test_sentence_vectors_are_those_of_the_chunks_sentences(index: MilvusIndex, assistant: rag.Assistant, data) -> None:  # noqa: ANN001
-    rows_of, offsets = assistant.retriever.legs["sent"]._rows  # how the sentence leg groups them
     wanted = [3, 40, 41, 100]
-    expected = sorted({int(r) for c in wanted for r in rows_of[offsets[c] : offsets[c + 1]]})
+    spans = [(data.chunks[c].doc_id, data.chunks[c].start, data.chunks[c].end) for c in wanted]
+    expected = [  # as the sentence leg gathers them: every sentence within a chunk's span in its paper
+        row
+        for row, (ci, s, e) in enumerate(data.sentences)
+        if any(data.chunks[ci].doc_id == d and lo <= s and e <= hi for d, lo, hi in spans)
+    ]
     rows, vectors = index.sentence_vectors(wanted)
     assert list(rows) == expected
     np.testing.assert_array_equal(vectors, data.sentence_vectors[expected])
@@ -216,7 +223,8 @@ def test_another_schema_version_is_detected_and_a_rebuild_advised(
 ) -> None:
     monkeypatch.setattr(milvus, "SCHEMA_VERSION", milvus.SCHEMA_VERSION + 1)
     reader = MilvusIndex(index.uri)
-    with pytest.raises(rag.IndexMismatchError, match=r"schema version 1, this version of rag reads 2.*--rebuild"):
+    now = milvus.SCHEMA_VERSION - 1
+    with pytest.raises(rag.IndexMismatchError, match=rf"schema version {now}, this version of rag reads {now + 1}.*--rebuild"):
         reader.load()
 
 
