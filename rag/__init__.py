@@ -88,6 +88,11 @@ __all__ = [
     "EMBED_BACKENDS",
     "index_status",
     "IndexStatus",
+    "scale_library",
+    "synthetic_vectors",
+    "build_vector_index",
+    "nearest",
+    "EXACT_SEARCH_LIMIT",
     "check_citations",
     "check_k",
     "chunk_paper",
@@ -141,6 +146,8 @@ if TYPE_CHECKING:
     from .references import FORMATS as REFERENCE_FORMATS
     from .references import STYLES as REFERENCE_STYLES
     from .references import export_references, reference, reference_list
+    from .synthetic import scale_library, synthetic_vectors
+    from .vector_index import EXACT_SEARCH_LIMIT, build_vector_index, nearest
     from .verify import term_coverage
     from .verify import verify as check_citations
     from .zotero import read_zotero
@@ -191,6 +198,11 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "generate_answer": "generate",
     "stream_answer": "generate",
     "term_coverage": "verify",
+    "scale_library": "synthetic",
+    "synthetic_vectors": "synthetic",
+    "build_vector_index": "vector_index",
+    "nearest": "vector_index",
+    "EXACT_SEARCH_LIMIT": "vector_index",
     "check_citations": ("verify", "verify"),
     "language_problem": ("legible", "verdict"),
 }

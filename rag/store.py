@@ -101,9 +101,9 @@ class IndexData:
 
         index = self.faiss.get(slot)
         if index is not None:
-            from .vector_index import search
+            from .vector_index import nearest
 
-            return search(index, vector, k)
+            return nearest(index, vector, k)
         sims = np.asarray(self.vectors[slot] @ vector, dtype=np.float32)
         top = np.argsort(-sims, kind="stable")[:k]
         return top.astype(np.int64), sims[top]

@@ -85,3 +85,35 @@ def _moved(vectors: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     moved = np.asarray(vectors, dtype=np.float32) + rng.normal(0, COPY_NOISE, vectors.shape).astype(np.float32)
     moved /= np.linalg.norm(moved, axis=1, keepdims=True)
     return moved
+
+
+# Share of the second real vector in a synthetic one (the first has 1 - MIX_SHARE): points fill
+# the space between real chunks, as a larger library on the same subjects would, rather than
+# piling up as near-copies of the few thousand real ones.
+MIX_SHARE = 0.35
+
+
+def synthetic_vectors(
+    source_dir: Path, n: int, *, slot: str = "dense", seed: int = 0, batch: int = 100_000
+) -> np.ndarray:
+    """n unit vectors (n, dim) float32 for search-only measurements, drawn from the `slot`
+    vectors of the index in source_dir: each a mix of two random real vectors (1 - MIX_SHARE and
+    MIX_SHARE) plus COPY_NOISE per dimension, renormalised. Raises RagError when the index has
+    no such vectors."""
+    import numpy as np
+
+    from . import store
+
+    data = store.load_index(Path(source_dir))
+    if slot not in data.vectors or not len(data.vectors[slot]):
+        raise RagError(f"The index in {source_dir}/ has no {slot!r} vectors to draw from; build it with `rag index`.")
+    real = np.asarray(data.vectors[slot], dtype=np.float32)
+    rng = np.random.default_rng(seed)
+    out = np.empty((n, real.shape[1]), dtype=np.float32)
+    for lo in range(0, n, batch):
+        hi = min(n, lo + batch)
+        a = real[rng.integers(0, len(real), hi - lo)]
+        b = real[rng.integers(0, len(real), hi - lo)]
+        mixed = (1 - MIX_SHARE) * a + MIX_SHARE * b + rng.normal(0, COPY_NOISE, a.shape).astype(np.float32)
+        out[lo:hi] = mixed / np.linalg.norm(mixed, axis=1, keepdims=True)
+    return out

@@ -64,7 +64,7 @@ def read_vector_index(path: Path) -> Any:
     return index
 
 
-def search(index: Any, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+def nearest(index: Any, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k nearest vectors to one query vector of shape (dim,): (ids int64 (≤k,), inner
     products float32 (≤k,)), best first; fewer than k when the index holds fewer."""
     import faiss
