@@ -142,8 +142,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--synthetic", type=int, default=0, help="also time a synthetic index of N chunks")
     args = parser.parse_args()
-    assistant = rag.load(rag.Settings.load())
-    data = assistant.data
+    settings = rag.Settings.load()
+    assistant = rag.load(settings)
+    data = rag.open_store(settings).load(None, full=True)  # with the BM25 tokens a write needs
     zh = questions("zh")
     with tempfile.TemporaryDirectory() as tmp:
         for mode in ("tokens", "jieba"):

@@ -71,6 +71,7 @@ __all__ = [
     "RagError",
     "StoreUnavailableError",
     "copy_index",
+    "open_store",
     "SentenceCheck",
     "Settings",
     "Tuning",
@@ -141,6 +142,7 @@ if TYPE_CHECKING:
     from .legible import verdict as language_problem
     from .legs import LEGS, Leg, leg
     from .milvus import MilvusIndex
+    from .store import open_store
     from .pipeline import Assistant, indexed_papers, load, open_or_build
     from .provision import ensure_models, provision_e5
     from .references import FORMATS as REFERENCE_FORMATS
@@ -173,6 +175,7 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "Leg": "legs",
     "leg": "legs",
     "MilvusIndex": "milvus",
+    "open_store": "store",
     "chunk_paper": "chunking",
     "split_sentences": "chunking",
     "markdown_for_writing": "cite",

@@ -63,6 +63,14 @@ def test_the_copied_index_answers_as_the_folder_does(assistant: rag.Assistant, o
         assert (mine.answer, mine.abstained) == (theirs.answer, theirs.abstained), question
 
 
+def test_the_collection_copies_back_into_a_folder(lite: rag.Settings, assistant: rag.Assistant, tmp_path: Path) -> None:
+    back = lite.with_(index_dir=tmp_path / "index", store="faiss")
+    assert "nothing embedded" in rag.copy_index(back, "faiss")
+    folder = rag.load(back)
+    assert folder.data.chunks == assistant.data.chunks and not (tmp_path / "index" / "cache").exists()
+    assert keys(folder.retrieve(QUESTIONS[3], k=10)) == keys(assistant.retrieve(QUESTIONS[3], k=10))
+
+
 def test_references_and_the_paper_filter_are_filter_expressions(
     on_milvus: rag.Assistant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
