@@ -91,7 +91,7 @@ class IndexStatus:
     """What `rag index --status` shows: the published index, what the corpus has that it lacks,
     what the last build could not read, the embedding cache, and a build in progress."""
 
-    index_dir: str
+    index_dir: str  # where the index is: "index/", "Milvus collection 'rag' at …" (Store.describe)
     built: str | None  # when the published index was written; None: there is none
     papers: int
     chunks: int
@@ -104,7 +104,7 @@ class IndexStatus:
 
     def summary(self) -> str:
         lines = [
-            f"{self.index_dir}/: "
+            f"{self.index_dir}: "
             + (f"{self.papers} papers, {self.chunks} chunks, built {self.built}" if self.built else "no index yet")
         ]
         pending = len(self.pending_added) + len(self.pending_changed) + len(self.pending_removed)
@@ -157,7 +157,7 @@ def index_status(settings: Settings) -> IndexStatus:
     )
     counts = manifest.get("counts", {})
     return IndexStatus(
-        index_dir=target.describe().rstrip("/"),
+        index_dir=target.describe(),
         built=manifest.get("created"),
         papers=int(counts.get("papers", 0)),
         chunks=int(counts.get("chunks", 0)),
