@@ -226,6 +226,18 @@ class MilvusIndex:
         order = (manifest if manifest is not None else self.manifest()).get("paper_order", {})
         return {d: _paper(body) for d, body in sorted(self._records("paper").items(), key=lambda p: order.get(p[0], 0))}
 
+    def vectors_by_row(self, rows: Sequence[int]) -> dict[int, tuple[str, np.ndarray]]:
+        """Sentence row -> (its key, its USE vector), by primary key (cheap at any size)."""
+        import numpy as np
+
+        name = f"{self.generation()}_sentences"
+        out: dict[int, tuple[str, np.ndarray]] = {}
+        for i in range(0, len(rows), PAGE):
+            part = [int(r) for r in rows[i : i + PAGE]]
+            for r in self._query(name, f"row in {part}", ["row", "key", "use"], limit=len(part)):
+                out[r["row"]] = (r["key"], np.asarray(r["use"], dtype=np.float32))
+        return out
+
     def vectors_by_key(self, keys: Sequence[str]) -> dict[str, np.ndarray]:
         """The USE vectors of sentences by their key (sentence_key): a reader fetches them by key
         so that rows moved by a per-paper update since it loaded do not mix its sentences up."""

@@ -227,11 +227,16 @@ class SentenceVectors:
     def _fetch(self, rows: list[int]) -> dict[int, np.ndarray]:
         import numpy as np
 
+        # By row (the primary key: a lookup), checked against the key this process expects; rows
+        # that a per-paper update moved since it loaded are read again by key (a VARCHAR match,
+        # slow over hundreds of thousands of sentences, so only for those).
         keys = {}
         for r in rows:
             ci, s, e = self.data.sentences[r]
-            keys[self._key(self.data.chunks[ci].doc_id, s, e)] = r
-        found = self.engine.vectors_by_key(list(keys))
+            keys[r] = self._key(self.data.chunks[ci].doc_id, s, e)
+        out = {r: vec for r, (key, vec) in self.engine.vectors_by_row(rows).items() if keys.get(r) == key}
+        moved = {keys[r]: r for r in rows if r not in out}
+        found = self.engine.vectors_by_key(list(moved)) if moved else {}
         zero = np.zeros(self.shape[1], dtype=np.float16)
-        # A sentence removed from the engine since this process loaded scores 0.
-        return {r: np.asarray(found[key], dtype=np.float16) if key in found else zero for key, r in keys.items()}
+        out |= {r: found.get(key, zero) for key, r in moved.items()}  # removed since: scores 0
+        return {r: np.asarray(v, dtype=np.float16) for r, v in out.items()}

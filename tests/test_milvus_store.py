@@ -208,3 +208,25 @@ def test_the_eval_on_milvus_lite_matches_the_folder(
         figures[name] = (overall["hit_at_k"], overall["answer_accuracy"])
     (hit_f, acc_f), (hit_m, acc_m) = figures["faiss"], figures["milvus"]
     assert abs(hit_m - hit_f) <= 0.01 and abs(acc_m - acc_f) <= 0.01, figures
+
+
+def test_a_chat_loaded_before_a_paper_is_removed_keeps_its_rows_right(
+    settings: rag.Settings, assistant: rag.Assistant, tmp_path: Path
+) -> None:
+    """Removing the first paper moves every later row in Milvus; a chat process loaded before
+    still reads each sentence's own vector (by key) and no longer returns the paper."""
+    import numpy as np
+
+    served = lite_settings(settings, tmp_path)
+    rag.copy_index(served, "milvus")
+    reader = rag.load(served)
+    gone = reader.data.chunks[0].doc_id
+    writer = milvus.MilvusIndex(served.milvus_target)
+    writer.delete_papers([gone])
+    last = len(reader.data.sentences) - 1
+    expected = np.asarray(assistant.data.sentence_vectors[[0, last]], dtype=np.float32)
+    got = reader.data.sentence_vectors[[0, last]]
+    assert not got[0].any()  # the removed paper's sentence: nothing to read, scores 0
+    np.testing.assert_array_equal(got[1], expected[1])
+    hits = reader.retrieve(QUESTIONS[0], k=10)
+    assert hits and gone not in {h.chunk.doc_id for h in hits}
