@@ -1,6 +1,7 @@
 """How cost grows with the library: prints one row per library size, asserts nothing.
 
     .venv/bin/python bench/bench_scale.py [--sizes 1k,10k,100k,1m] [--questions 60] [--work DIR]
+                                          [--stores faiss,milvus]
 
 Libraries (under --work, default build/bench-scale/; rebuilt every run, no embedding cache):
   1k, 10k  real text: the five papers plus documents of build/scale-corpus (`make scale-corpus`,
@@ -15,6 +16,10 @@ warm `rag serve` (started, answered one question, read from /proc); warm retriev
 answer p50/p95 over the first --questions dev questions, in one process; the retrieval split
 into embedding the question and searching; cold `rag ask` (process start to printed answer,
 median of 3).
+With --stores faiss,milvus each library is also copied into Milvus Lite (`rag index --to milvus`,
+the FAISS index's vectors re-used) and served from it (RAG_STORE=milvus) beside the folder: the
+"index chunks/s" of a Milvus row is its insert rate (chunks written per second of the copy, as
+rag.milvus logs it), "index peak RSS" that of the copying process, disk the Lite file.
 Dense search per size (the dev questions' e5 vectors against N vectors): exact (flat) and HNSW
 query p50 on one thread, HNSW recall@10 against exact, HNSW build time. The index uses exact
 search up to rag.EXACT_SEARCH_LIMIT vectors and HNSW above.
@@ -49,6 +54,33 @@ def percentile(values: list[float], p: float) -> float:
 def dev_questions(n: int) -> list[str]:
     lines = (ROOT / "eval" / "sets" / "dev.jsonl").read_text(encoding="utf-8").splitlines()
     return [json.loads(line)["question"] for line in lines if line.strip()][:n]
+
+
+def store_env(store: str, work: Path, size: str) -> dict[str, str] | None:
+    """The environment that serves a library from `store` (None: the index folder, as ever)."""
+    if store == "faiss":
+        return None
+    return dict(os.environ, RAG_STORE="milvus", RAG_MILVUS_URI=str(work / f"milvus-{size}.db"))
+
+
+def copy_to_milvus(index: Path, corpus: Path, env: dict[str, str], log: Path) -> dict[str, float]:
+    """`rag index --to milvus` of a built library: insert rate (from rag.milvus's log line) and RSS."""
+    import re
+
+    shutil.rmtree(env["RAG_MILVUS_URI"], ignore_errors=True)
+    cmd = [sys.executable, "-m", "rag.cli", "-v", "index", "--to", "milvus"]
+    cmd += ["--index", str(index), "--corpus", str(corpus)]
+    _, rss = run_measured(cmd, log, env)
+    found = re.search(r"milvus: wrote ([\d,]+) chunks into \S+ in ([\d.]+) s", log.read_text(encoding="utf-8"))
+    if found is None:
+        raise SystemExit(f"no insert time in {log}")
+    chunks, seconds = int(found.group(1).replace(",", "")), float(found.group(2))
+    return {"index_s": seconds, "index_rss_mb": rss, "chunks_per_s": chunks / seconds}
+
+
+def path_mb(path: Path) -> float:
+    files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+    return sum(f.stat().st_size for f in files) / 2**20
 
 
 def run_measured(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
@@ -89,12 +121,12 @@ def disk_mb(index: Path) -> float:
     return sum(f.stat().st_size for g in gens for f in g.rglob("*") if f.is_file()) / 2**20
 
 
-def serve_rss(index: Path, corpus: Path) -> float:
+def serve_rss(index: Path, corpus: Path, store_env: dict[str, str] | None = None) -> float:
     """Peak RSS (MB) of `rag serve` on the index once it is up and has answered a question."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False")
+    env = dict(store_env or os.environ, GRADIO_ANALYTICS_ENABLED="False")
     cmd = [
         sys.executable,
         "-m",
@@ -126,7 +158,7 @@ def serve_rss(index: Path, corpus: Path) -> float:
         proc.wait(timeout=30)
 
 
-def cold_ask(index: Path, corpus: Path, runs: int = 3) -> float:
+def cold_ask(index: Path, corpus: Path, runs: int = 3, env: dict[str, str] | None = None) -> float:
     times = []
     for _ in range(runs):
         start = time.perf_counter()
@@ -135,6 +167,7 @@ def cold_ask(index: Path, corpus: Path, runs: int = 3) -> float:
             cwd=ROOT,
             check=True,
             capture_output=True,
+            env=env,
         )
         times.append(time.perf_counter() - start)
     return statistics.median(times)
@@ -178,13 +211,14 @@ def warm_child(index: str, corpus: str, n: int) -> None:
     )
 
 
-def warm(index: Path, corpus: Path, n: int) -> dict[str, float]:
+def warm(index: Path, corpus: Path, n: int, env: dict[str, str] | None = None) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, __file__, "--child", str(index), str(corpus), str(n)],
         cwd=ROOT,
         check=True,
         capture_output=True,
         text=True,
+        env=env,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -223,6 +257,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="1k,10k,100k,1m")
     parser.add_argument("--questions", type=int, default=60)
     parser.add_argument("--work", type=Path, default=ROOT / "build" / "bench-scale")
+    parser.add_argument(
+        "--stores", default="faiss", help="serve each library from these stores: faiss (the folder), milvus (Lite)"
+    )
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -265,6 +302,15 @@ def main() -> int:
             )
             row["chunks_per_s"] = None if row.get("synthetic") else w["chunks"] / float(row["index_s"])  # type: ignore[arg-type]
         rows.append(row)
+        if size != "1m" and "milvus" in args.stores.split(","):
+            env = store_env("milvus", args.work, size)
+            assert env is not None
+            print(f"[{size}] copying into Milvus Lite and serving from it …", file=sys.stderr, flush=True)
+            mrow: dict[str, object] = {"size": size, "store": "Milvus Lite", "synthetic": row.get("synthetic")}
+            mrow.update(copy_to_milvus(index, corpus, env, args.work / f"milvus-{size}.log"))
+            mrow.update(warm(index, corpus, args.questions, env), disk_mb=path_mb(Path(env["RAG_MILVUS_URI"])))
+            mrow.update(serve_rss_mb=serve_rss(index, corpus, env), cold_ask_s=cold_ask(index, corpus, env=env))
+            rows.append(mrow)
     built = [
         args.work / f"index-{size}"
         for size in ("10k", "1k")
@@ -296,6 +342,7 @@ def print_tables(rows: list[dict[str, object]], search_rows: list[dict[str, floa
         if "chunks" not in r:
             continue
         name = f"{r['size']}{' (synthetic vectors)' if r.get('synthetic') else ''}"
+        name += f", {r['store']}" if r.get("store") else ""
         print(
             f"| {name} | {r['chunks']:,} | {_f(r.get('chunks_per_s'), '.1f')} | {_f(r.get('index_rss_mb'), '.0f')} | "
             f"{r['disk_mb']:.0f} | {r['serve_rss_mb']:.0f} | {r['load_s']:.1f} | {r['embed_p50']:.0f} | "

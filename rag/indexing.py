@@ -22,7 +22,7 @@ from .chunking import chunk_paper, split_sentences
 from .config import Settings
 from .dedupe import distinct_chunks
 from .embeddings import Encoder, bridge_encoder, dense_backend, dense_encoder, dense_signature
-from .errors import CorpusError, RagError
+from .errors import CorpusError, RagError, StoreUnavailableError
 from .evidence import SentenceScorer
 from .ingest import corpus_files, read_paper
 from .lexical import han_vocabulary, tokenize
@@ -94,7 +94,7 @@ class IndexStatus:
     """What `rag index --status` shows: the published index, what the corpus has that it lacks,
     what the last build could not read, the embedding cache, and a build in progress."""
 
-    index_dir: str
+    index_dir: str  # where the index is: "index/", "Milvus collection 'rag' at …" (Store.describe)
     built: str | None  # when the published index was written; None: there is none
     papers: int
     chunks: int
@@ -107,7 +107,7 @@ class IndexStatus:
 
     def summary(self) -> str:
         lines = [
-            f"{self.index_dir}/: "
+            f"{self.index_dir}: "
             + (f"{self.papers} papers, {self.chunks} chunks, built {self.built}" if self.built else "no index yet")
         ]
         pending = len(self.pending_added) + len(self.pending_changed) + len(self.pending_removed)
@@ -137,7 +137,8 @@ def index_status(settings: Settings) -> IndexStatus:
     from .ingest import document_ids, file_sha256
     from .scan import previous_files
 
-    manifest = store.read_manifest(settings.index_dir) or {}
+    target = store.open_store(settings)
+    manifest = target.manifest() or {}
     before = previous_files(manifest)
     if settings.zotero:
         from .zotero import read_zotero
@@ -159,7 +160,7 @@ def index_status(settings: Settings) -> IndexStatus:
     )
     counts = manifest.get("counts", {})
     return IndexStatus(
-        index_dir=str(settings.index_dir),
+        index_dir=target.describe(),
         built=manifest.get("created"),
         papers=int(counts.get("papers", 0)),
         chunks=int(counts.get("chunks", 0)),
@@ -244,7 +245,7 @@ def _build(settings: Settings, rebuild: bool, progress: bool) -> BuildReport:
     headings = tuple(h for doc in data.papers for h in outlines.get(doc, ()))
     data = replace(data, manifest=_manifest(settings, data, found, catalog) | {"records": applied}, headings=headings)
     data = replace(data, body=SentenceScorer(data, Tuning()).trusted_body())  # served as is, not assembled at start
-    store.write_index(settings.index_dir, data)
+    store.open_store(settings).write(data, old=old, changed=_changed_papers(old, data, found))
     return _report(found, data, embedded, repeated, settings, started, timings, assignment.lines)
 
 
@@ -348,15 +349,47 @@ def _report(
 
 
 def _reusable(settings: Settings) -> store.IndexData | None:
-    """The current index when it was built with the same settings, else None (full rebuild)."""
-    manifest = store.read_manifest(settings.index_dir)
-    if manifest is None:
+    """The current index when it was built with the same settings, else None (full rebuild).
+    A store that cannot be reached is an error, not a reason to rebuild."""
+    target = store.open_store(settings)
+    if target.manifest() is None:
         return None
     try:
-        return store.load_index(settings.index_dir, expected_signature(settings))
+        return target.load(expected_signature(settings), full=True)
+    except StoreUnavailableError:
+        raise
     except Exception as exc:  # a mismatched or damaged index is simply rebuilt from scratch
         logger.info("rebuilding from scratch: %s", exc)
         return None
+
+
+def _changed_papers(old: store.IndexData | None, data: store.IndexData, found: Scan) -> set[str]:
+    """The papers a store that updates in place must rewrite: read again, described anew, or gone."""
+    if old is None:
+        return set(data.papers)
+    read = {f.entry.doc_id for f in found.papers if f.clean is not None}
+    described = {d for d, paper in data.papers.items() if old.papers.get(d) != paper}
+    return read | described | (set(old.papers) - set(data.papers))
+
+
+def copy_index(settings: Settings, to: str, *, wait: float | None = None) -> str:
+    """Copy the index of the other store into `to` ("milvus": the index folder into the Milvus
+    collection of settings; "faiss": the other way), vectors and BM25 tokens as stored: nothing
+    is embedded. The copy is refused, naming both, when the index was built with other encoders
+    or chunking than settings ask for. Returns a line saying what was copied where."""
+    source_name = {"milvus": "faiss", "faiss": "milvus"}.get(to)
+    if source_name is None:
+        raise RagError(f"--to {to!r} is unknown; use milvus (copy index/ into Milvus) or faiss (the other way).")
+    source, target = store.open_store(settings, source_name), store.open_store(settings, to)
+    started = time.perf_counter()
+    with store.build_lock(settings.index_dir, wait=LOCK_WAIT_SECONDS if wait is None else wait):
+        data = source.load(expected_signature(settings), full=True)
+        target.write(data)
+    return (
+        f"copied {len(data.papers)} papers, {len(data.chunks):,} chunks and {len(data.sentences):,} sentences "
+        f"from {source.describe()} to {target.describe()} in {time.perf_counter() - started:.1f} s "
+        "(stored vectors re-used, nothing embedded)"
+    )
 
 
 def _chunks_by_doc(old: store.IndexData) -> dict[str, list[int]]:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from .config import Settings
-    from .store import IndexData
+    from .store import IndexData, Where
     from .tuning import Tuning
     from .types import Hit
 
@@ -45,6 +45,7 @@ class Query:
     bridged: tuple[str, ...] = ()  # Chinese index terms found for an English question's words
     folded: str = ""  # the text as matched against the papers (normalised)
     form_text: str = ""  # where the question's form (list, how-many, …) is read; "" = text
+    where: Where | None = None  # the chunks the search may return (a store may filter on it)
 
     @property
     def form(self) -> str:
@@ -89,12 +90,12 @@ def leg(cls: type[Leg]) -> type[Leg]:
     return cls
 
 
-def _nearest_scores(data: IndexData, slot: str, vector: np.ndarray, candidates: int) -> np.ndarray:
+def _nearest_scores(data: IndexData, slot: str, vector: np.ndarray, candidates: int, where: Where | None) -> np.ndarray:
     """Inner products of the slot's `candidates` nearest chunks (IndexData.search); every other
     chunk gets the lowest cosine, -1, and adds nothing to the fusion."""
     import numpy as np
 
-    ids, sims = data.search(slot, vector, candidates)
+    ids, sims = data.search(slot, vector, candidates, where)
     out = np.full(len(data.chunks), -1.0, dtype=np.float32)
     out[ids] = sims
     return out
@@ -110,7 +111,7 @@ class DenseLeg(Leg):
     def score(self, query: Query) -> np.ndarray | None:
         if query.dense is None:
             return None
-        return _nearest_scores(self.data, "dense", query.dense, self.tuning.dense_candidates)
+        return _nearest_scores(self.data, "dense", query.dense, self.tuning.dense_candidates, query.where)
 
 
 @leg
@@ -123,7 +124,7 @@ class UseChunkLeg(Leg):
     def score(self, query: Query) -> np.ndarray | None:
         if query.use is None:
             return None
-        return _nearest_scores(self.data, "use", query.use, self.tuning.dense_candidates)
+        return _nearest_scores(self.data, "use", query.use, self.tuning.dense_candidates, query.where)
 
 
 @leg
@@ -193,7 +194,13 @@ class Bm25Leg(Leg):
         return self.data.lexical  # one BM25 index per loaded library, shared by the legs using it
 
     def score(self, query: Query) -> np.ndarray | None:
-        return self.lexical.scores(list(query.tokens)) if query.tokens else None
+        return self._scores(query.tokens, query)
+
+    def _scores(self, terms: tuple[str, ...], query: Query) -> np.ndarray | None:
+        """BM25 of every chunk; a store that ranks on its engine fills the best dense_candidates."""
+        if not terms:
+            return None
+        return self.lexical.scores(list(terms), where=query.where, depth=self.tuning.dense_candidates)
 
 
 @leg
@@ -204,7 +211,7 @@ class BridgedBm25Leg(Bm25Leg):
     needs = ("bm25", "vocab_vectors")
 
     def score(self, query: Query) -> np.ndarray | None:
-        return self.lexical.scores(list(query.bridged)) if query.bridged else None
+        return self._scores(query.bridged, query)
 
 
 _CROSS_ENCODERS: dict[str, object] = {}

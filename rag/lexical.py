@@ -106,8 +106,9 @@ class Lexical:
         counts = np.diff(np.asarray(self._bm25.scores["indptr"]))
         return {term: int(counts[i]) for term, i in self._vocab.items() if i < len(counts)}
 
-    def scores(self, query_tokens: list[str]) -> np.ndarray:
-        """BM25 score of every chunk (0 where nothing matches)."""
+    def scores(self, query_tokens: list[str], *, where: object = None, depth: int | None = None) -> np.ndarray:
+        """BM25 score of every chunk (0 where nothing matches). `where` and `depth` are for a store
+        that ranks on an engine (rag.milvus); in process every chunk is scored, whatever they say."""
         import numpy as np
 
         known = [t for t in query_tokens if t in self._vocab]

@@ -324,7 +324,7 @@ def load(settings: Settings | None = None, *, tuning: Tuning | None = None, **ov
     replaces the shipped weights and thresholds (default: Tuning.load(settings.tuning)).
     Raises IndexNotFoundError (with the command that builds it) or IndexMismatchError."""
     settings = settings or Settings.load(**overrides)
-    data = store.load_index(settings.index_dir, expected_signature(settings), settings.corpus_dir, tokens=False)
+    data = store.open_store(settings).load(expected_signature(settings))
     assistant = Assistant(settings, data, tuning)
     assistant.prefetch()
     return assistant
@@ -334,7 +334,7 @@ def indexed_papers(settings: Settings | None = None) -> list[Paper]:
     """The papers of the index with their metadata (for exports and listings): reads the index's
     paper table only, no models. Raises IndexNotFoundError when there is no index."""
     settings = settings or Settings.load()
-    return store.read_papers(settings.index_dir)
+    return store.open_store(settings).papers()
 
 
 def open_or_build(settings: Settings, *, progress: bool | None = None) -> Assistant:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ from .dedupe import DISTINCT_POOL, distinct_hits
 from .embeddings import Encoder, bridge_encoder, dense_encoder
 from .legs import LEGS, Leg, Query
 from .lexical import bridge_terms, english_terms, pinyin_terms, tokenize
-from .store import IndexData
+from .store import IndexData, Where
 from .text import fold, language_of
 from .tuning import Tuning
 from .types import Hit
@@ -44,7 +45,7 @@ class Retriever:
     @cached_property
     def bridge(self) -> Encoder | None:
         """The cross-lingual encoder the index was built with, or None."""
-        return bridge_encoder(self.settings, threads=1) if "use" in self.data.vectors else None
+        return bridge_encoder(self.settings, threads=1) if self.data.has("vectors:use") else None
 
     @cached_property
     def legs(self) -> dict[str, Leg]:
@@ -150,7 +151,8 @@ class Retriever:
             allowed &= ~self._is_reference
         if doc_ids:
             allowed &= np.array([c.doc_id in doc_ids for c in self.data.chunks], dtype=bool)
-        legs = self.leg_scores(query)
+        where = Where(exclude_references=not self.settings.include_references, doc_ids=doc_ids or None)
+        legs = self.leg_scores(replace(query, where=where))
         fused = np.where(allowed, self.fuse(query.lang, legs, allowed), -np.inf)
         top = self._top(fused, k * DISTINCT_POOL, query.lang)
         hits = [

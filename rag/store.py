@@ -11,7 +11,11 @@
 A build writes a new generation folder and then replaces manifest.json atomically, so a crash
 mid-build leaves the previous index loadable; old generations are removed after the switch.
 One build at a time per folder: index/build.lock is held (flock) for the whole build. Nothing
-is pickled."""
+is pickled.
+
+Where an index is kept is a *store* (STORES, picked by Settings.store): "faiss" is this folder,
+"milvus" a Milvus collection (rag/milvus.py). Both load an IndexData, or a subclass of it, which is
+all the retrieval legs read: its tables, `search`, `lexical`, `sentence_vectors`, `vocab_vectors`."""
 
 from __future__ import annotations
 
@@ -21,12 +25,12 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import IndexBusyError, IndexMismatchError, IndexNotFoundError, RagError
 from .types import Chunk, Heading, Paper
@@ -34,6 +38,7 @@ from .types import Chunk, Heading, Paper
 if TYPE_CHECKING:
     import numpy as np
 
+    from .config import Settings
     from .lexical import Lexical
 
 logger = logging.getLogger(__name__)
@@ -49,6 +54,16 @@ LOCK_POLL_SECONDS = 0.5
 SENTENCE_VECTOR_DTYPE = "float16"
 BODY = "body.txt"  # the papers' trusted text, folded: where the abstainer looks names up
 BM25_FOLDER = "bm25"  # the chunks' BM25 index (rag.lexical.Lexical.save), memory-mapped when served
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Which chunks a search may return: references out unless asked for, and only the given
+    papers (None: all). A store that searches within it (Milvus: a filter expression) does; the
+    FAISS folder searches the whole library and the retriever masks the rest, as it always did."""
+
+    exclude_references: bool = True
+    doc_ids: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -78,10 +93,13 @@ class IndexData:
             return Lexical.load(saved)
         return Lexical([list(t) for t in self.tokens])
 
-    def search(self, slot: str, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, slot: str, vector: np.ndarray, k: int, where: Where | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """The k chunks nearest to a query vector (dim,) of encoder `slot`: (chunk indexes int64,
         inner products float32), best first. Uses the slot's FAISS index when loaded from disk,
-        else scans the vectors (an IndexData assembled in memory)."""
+        else scans the vectors (an IndexData assembled in memory). `where` is not applied here
+        (the retriever masks after fusion); a store that can filter in the search does."""
         import numpy as np
 
         index = self.faiss.get(slot)
@@ -107,6 +125,60 @@ class IndexData:
             "headings": bool(self.headings),
         }
         return present.get(kind, False)
+
+    def close(self) -> None:
+        """Release what the data holds open (nothing for a folder; a Milvus connection)."""
+
+
+class Store(Protocol):
+    """Where an index is kept: read, and written by `rag index`. `old` is the index the build
+    started from (None: a whole new index) and `changed` the papers added, re-read, re-described
+    or removed since it, which a store that updates in place rewrites."""
+
+    def describe(self) -> str: ...  # for messages: "index/", "Milvus collection 'rag' at …"
+    def manifest(self) -> dict[str, Any] | None: ...  # None: no index yet
+    def papers(self) -> list[Paper]: ...
+    def load(self, expected: dict[str, Any] | None, *, full: bool = False) -> IndexData: ...
+    def write(self, data: IndexData, *, old: IndexData | None = None, changed: Iterable[str] = ()) -> None: ...
+
+
+class FolderStore:
+    """The index folder (FAISS, bm25s, JSON lines), this module's functions behind Store."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.index_dir = settings.index_dir
+        self.corpus_dir = settings.corpus_dir
+
+    def describe(self) -> str:
+        return f"{self.index_dir}/"
+
+    def manifest(self) -> dict[str, Any] | None:
+        return read_manifest(self.index_dir)
+
+    def papers(self) -> list[Paper]:
+        return read_papers(self.index_dir)
+
+    def load(self, expected: dict[str, Any] | None, *, full: bool = False) -> IndexData:
+        """full: the chunks' BM25 tokens too (a build extends them; serving needs only the BM25 index)."""
+        return load_index(self.index_dir, expected, self.corpus_dir, tokens=full)
+
+    def write(self, data: IndexData, *, old: IndexData | None = None, changed: Iterable[str] = ()) -> None:
+        write_index(self.index_dir, data)  # a whole new generation each time: atomic, and cheap on disk
+
+
+# Settings.store -> "module:class" of its Store, imported when picked (rag.milvus needs pymilvus).
+STORES: dict[str, str] = {"faiss": "rag.store:FolderStore", "milvus": "rag.milvus_store:MilvusStore"}
+
+
+def open_store(settings: Settings, name: str | None = None) -> Store:
+    """The store settings pick (or `name`'s), not yet connected to anything slow."""
+    import importlib
+
+    key = name or settings.store
+    if key not in STORES:
+        raise RagError(f"store={key!r} is unknown; use one of {', '.join(STORES)} (RAG_STORE).")
+    module, _, cls = STORES[key].partition(":")
+    return getattr(importlib.import_module(module), cls)(settings)  # type: ignore[no-any-return]
 
 
 def read_manifest(index_dir: Path) -> dict[str, Any] | None:

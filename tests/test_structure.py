@@ -52,7 +52,7 @@ def test_a_leg_registered_in_one_place_takes_part_in_fusion(settings: rag.Settin
         """A toy leg: longer chunks score higher (enough to see it fused)."""
 
         name = "test-long"
-        needs = ("tokens",)
+        needs = ("bm25",)  # an artefact every served index has (serving leaves "tokens" unread)
 
         def score(self, query: rag.legs.Query) -> np.ndarray:
             return np.array([len(c.text) for c in self.data.chunks], dtype=np.float32)

@@ -131,6 +131,8 @@ def with_pdf_links(answer: dict[str, Any], corpus_dir: Path | str) -> dict[str, 
 
 
 def settings_dict(settings: Any) -> dict[str, Any]:
+    if hasattr(settings, "to_dict"):  # rag.Settings: secrets (the Milvus token) left out
+        return {name: _plain(value) for name, value in settings.to_dict().items()}
     if dataclasses.is_dataclass(settings):
         return {f.name: _plain(getattr(settings, f.name)) for f in dataclasses.fields(settings)}
     return {}
