@@ -47,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import IndexMismatchError, IndexNotFoundError, RagError, StoreUnavailableError
 from .progress import Progress
-from .store import FORMAT_VERSION, IndexData, _paper
+from .store import FORMAT_VERSION, IndexData, _paper, check_compatible
 from .types import Chunk, Heading
 from .vector_index import EXACT_SEARCH_LIMIT
 
@@ -156,24 +156,7 @@ class MilvusIndex:
         """Raise IndexMismatchError naming both values when the collection was built with other
         encoders or chunking than `expected` (rag.indexing.expected_signature), as the FAISS
         folder does."""
-        manifest = self.manifest()
-        if manifest.get("format_version") != FORMAT_VERSION:
-            raise IndexMismatchError(
-                f"The {self.where} has index format {manifest.get('format_version')}, this version reads "
-                f"{FORMAT_VERSION}. Rebuild it with `rag index --rebuild`."
-            )
-        built = {
-            "encoders": {slot: info.get("name") for slot, info in manifest.get("encoders", {}).items()},
-            "chunking": manifest.get("chunking"),
-        }
-        for key in ("encoders", "chunking"):
-            if built[key] != expected.get(key):
-                raise IndexMismatchError(
-                    f"The {self.where} was built with {key} {json.dumps(built[key], ensure_ascii=False)}, but the "
-                    f"settings ask for {json.dumps(expected.get(key), ensure_ascii=False)}. Rebuild it with "
-                    "`rag index --rebuild`, or set RAG_EMBEDDER / RAG_EMBED_BACKEND / RAG_BRIDGE_ENCODER / "
-                    "RAG_CHUNK_CHARS back to the values it was built with."
-                )
+        check_compatible(self.manifest(), expected, self.where)
 
     def load(self, *, vectors: bool = False, vocab_vectors: bool = False) -> IndexData:
         """The index as rag.store.IndexData, read from Milvus alone. Without `vectors` the

@@ -204,11 +204,13 @@ def read_papers(index_dir: Path) -> list[Paper]:
         raise RagError(f"{path} is damaged ({exc}). Rebuild with `rag index --rebuild`.") from exc
 
 
-def check_compatible(manifest: dict[str, Any], expected: dict[str, Any], index_dir: Path) -> None:
-    """Raise IndexMismatchError naming both values when the index was built otherwise."""
+def check_compatible(manifest: dict[str, Any], expected: dict[str, Any], where: Path | str) -> None:
+    """Raise IndexMismatchError naming both values when the index was built otherwise. `where`:
+    the index folder, or how another store names its index ("Milvus collection 'rag' at …")."""
+    place = f"index in {where}/" if isinstance(where, Path) else where
     if manifest.get("format_version") != FORMAT_VERSION:
         raise IndexMismatchError(
-            f"The index in {index_dir}/ has format {manifest.get('format_version')}, this version reads "
+            f"The {place} has index format {manifest.get('format_version')}, this version reads "
             f"{FORMAT_VERSION}. Rebuild it with `rag index --rebuild`."
         )
     built = {
@@ -218,11 +220,10 @@ def check_compatible(manifest: dict[str, Any], expected: dict[str, Any], index_d
     for key in ("encoders", "chunking"):
         if built[key] != expected.get(key):
             raise IndexMismatchError(
-                f"The index in {index_dir}/ was built with {key} {json.dumps(built[key], ensure_ascii=False)}, "
-                f"but the settings ask for {json.dumps(expected.get(key), ensure_ascii=False)}. Rebuild with "
+                f"The {place} was built with {key} {json.dumps(built[key], ensure_ascii=False)}, but the "
+                f"settings ask for {json.dumps(expected.get(key), ensure_ascii=False)}. Rebuild it with "
                 "`rag index --rebuild`, or set RAG_EMBEDDER / RAG_EMBED_BACKEND / RAG_BRIDGE_ENCODER / "
-                "RAG_CHUNK_CHARS back to "
-                "the values it was built with."
+                "RAG_CHUNK_CHARS back to the values it was built with."
             )
 
 
