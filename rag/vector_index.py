@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 EXACT_SEARCH_LIMIT = 50_000
 HNSW_M = 32  # graph neighbours per vector: 32 is FAISS's usual choice for 384–768 dimensions
 HNSW_EF_CONSTRUCTION = 80  # candidate list while inserting: better graph, slower build
-HNSW_EF_SEARCH = 128  # candidate list while searching: recall against time, see bench_scale
+# Candidate list while searching. At 200k synthetic e5 vectors, recall@10 against exact search
+# by efSearch: 64 -> 0.928 (0.4 ms), 128 -> 0.967 (0.6 ms), 256 -> 0.982 (1.0 ms), 512 -> 0.995
+# (1.8 ms); at 1M, 128 gave 0.913 (1.3 ms). 512 keeps recall up as the graph grows, for ms.
+HNSW_EF_SEARCH = 512
 
 
 def build_vector_index(vectors: np.ndarray, *, exact_limit: int = EXACT_SEARCH_LIMIT) -> Any:
