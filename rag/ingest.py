@@ -669,10 +669,10 @@ def read_paper(
     Raises CorpusError when the file cannot be used; unreadable pages of a PDF are warned about."""
     doc_id = doc_id or path.stem
     found = None
+    sha = file_sha256(path)  # once: the PDF cache's key and the paper's fingerprint
     if path.suffix.lower() == ".pdf":
         from .pdf import read_pdf
 
-        sha = file_sha256(path)
         pdf = pdf_cache.get(sha, pdf_extractor, ocr, doc_id) if pdf_cache is not None else None
         if pdf is None:
             pdf = read_pdf(path, doc_id, ocr=ocr, progress=progress, extractor=pdf_extractor)
@@ -685,7 +685,7 @@ def read_paper(
     else:
         pages = read_pages(path, doc_id)
     clean = clean_pages(
-        pages, source=source or path.name, sha256=file_sha256(path), catalog=(catalog or {}).get(doc_id), found=found
+        pages, source=source or path.name, sha256=sha, catalog=(catalog or {}).get(doc_id), found=found
     )
     if not any(b.kind != "heading" for b in clean.blocks):
         raise CorpusError(f"{path.name} has no text after cleaning")
