@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -49,6 +49,7 @@ class Context:
     papers: dict[str, Paper]
     history: tuple = ()  # earlier turns (rag.Turn), oldest first
     input_notes: tuple[str, ...] = ()  # what was changed in the question as typed (e.g. shortened)
+    quotes: tuple[Evidence, ...] = ()  # the sentences that answer it (Extractive.choose), the papers' order
 
     @property
     def lang(self) -> str:
@@ -66,6 +67,8 @@ class Draft:
     abstained: bool = False
     notes: tuple[str, ...] = ()
     quoted: bool = False  # the sentences are verbatim quotes (their text is kept as is)
+    ground: dict[int, str] = field(default_factory=dict)  # [n] -> the text the writer saw (default: the passage)
+    failure: str | None = None  # why the answerer could not write (e.g. the model's server failed)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
@@ -118,11 +121,14 @@ class Extractive:
     def draft(self, context: Context) -> Draft:
         if context.decision.abstain or not context.hits:
             return abstention(context)
-        evidence = list(context.evidence)
-        best = evidence[0].score if evidence else 0.0
-        chosen = self.outline.items(context.query, list(context.hits), best) or self.select(context.query, evidence)
+        chosen = list(context.quotes) or self.choose(context.query, context.hits, context.evidence)
         text, citations = compose(chosen, context.lang, context.papers)
         return Draft(text, citations, quoted=True)
+
+    def choose(self, query: Query, hits: Sequence[Hit], evidence: Sequence[Evidence]) -> list[Evidence]:
+        """The sentences to quote: a heading's sub-headings for an outline list, else `select`."""
+        best = evidence[0].score if evidence else 0.0
+        return self.outline.items(query, list(hits), best) or self.select(query, list(evidence))
 
     def select(self, query: Query, evidence: list[Evidence]) -> list[Evidence]:
         """The best sentence and those close to it; lists get more; a second paper only when

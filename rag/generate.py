@@ -21,9 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import prompts
 from .answer import Context, Draft, abstention, answerer
+from .cite import citation_from_hit
 from .config import PROJECT_ROOT, coerce
 from .errors import ModelNotAvailableError, RagError
-from .text import CITATION_MARKER, language_of, strip_source_refs
+from .grammar import JsonSentences, cited_sentences_gbnf, cited_sentences_schema, render_json
+from .text import CITATION_MARKER, is_instruction, language_of, strip_source_refs
 from .types import Answer, Citation, Turn
 
 if TYPE_CHECKING:
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 __all__ = ["BACKENDS", "GeneratedAnswerer", "LLMSettings", "generate_answer", "make_chat_model", "stream_answer"]
 
 BACKENDS = ("extractive", "openai", "llamacpp")
+STRUCTURED = ("auto", "off")
 DEFAULT_GGUF = PROJECT_ROOT / "models" / "qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
 
 
@@ -50,6 +53,10 @@ class LLMSettings:
     max_tokens: int = 400  # RAG_LLM_MAX_TOKENS
     n_ctx: int = 4096  # RAG_LLM_N_CTX: five passages and the prompt take ~2,000 tokens
     drop_unsupported: bool = False  # RAG_LLM_DROP_UNSUPPORTED: drop, rather than mark, unsupported sentences
+    # RAG_LLM_STRUCTURED: how citations are enforced while decoding. "auto": a GBNF grammar with
+    # llama.cpp, a JSON schema (response_format) with an OpenAI-compatible server, dropped for the
+    # rest of the process when the server refuses it; "off": the prompt alone (then verification).
+    structured: str = "auto"
 
     @classmethod
     def load(cls, **overrides: Any) -> LLMSettings:
@@ -64,6 +71,10 @@ class LLMSettings:
         settings = cls(**values)
         if settings.backend not in BACKENDS:
             raise RagError(f"RAG_LLM={settings.backend!r} is unknown; use one of {', '.join(BACKENDS)}.")
+        if settings.structured not in STRUCTURED:
+            raise RagError(
+                f"RAG_LLM_STRUCTURED={settings.structured!r} is unknown; use one of {', '.join(STRUCTURED)}."
+            )
         return settings
 
 
@@ -126,6 +137,11 @@ def _llamacpp(llm: LLMSettings) -> Any:
         ) from exc
 
 
+class ModelCallError(ModelNotAvailableError):
+    """The model was configured but a call failed (unreachable, timed out, HTTP 5xx, crashed):
+    an answer can still be given without it."""
+
+
 @contextlib.contextmanager
 def _model_errors(llm: LLMSettings, model: Any) -> Iterator[None]:
     """Failures of the model call as ModelNotAvailableError naming the endpoint and the fix."""
@@ -139,17 +155,23 @@ def _model_errors(llm: LLMSettings, model: Any) -> Iterator[None]:
         # By class name along the MRO: openai's and langchain-openai's wrappers, without importing them.
         lineage = {k.__name__ for k in type(exc).__mro__}
         if lineage & {"APIConnectionError", "ModelConnectionError", "ConnectError", "TimeoutException"}:
-            raise ModelNotAvailableError(
+            raise ModelCallError(
                 f"Cannot reach the language model at {where} ({name}: {exc}). Start the server or set "
                 "RAG_LLM_BASE_URL / RAG_LLM_TIMEOUT, or use RAG_LLM=extractive."
             ) from exc
-        if hasattr(exc, "status_code"):
+        status = getattr(exc, "status_code", None)
+        if isinstance(status, int) and status >= 500:
+            raise ModelCallError(
+                f"The language model at {where} failed (HTTP {status}: {exc}). Check the server's log, "
+                "or use RAG_LLM=extractive."
+            ) from exc
+        if status is not None:
             raise ModelNotAvailableError(
                 f"The language model at {where} refused the request (HTTP {exc.status_code}: {exc}). "
                 "Check RAG_LLM_MODEL and RAG_LLM_API_KEY, or use RAG_LLM=extractive."
             ) from exc
         if llm.backend == "llamacpp" and isinstance(exc, (RuntimeError, ValueError, OSError)):
-            raise ModelNotAvailableError(f"llama.cpp failed on {where} ({exc}). Re-run `make llm`.") from exc
+            raise ModelCallError(f"llama.cpp failed on {where} ({exc}). Re-run `make llm`.") from exc
         raise
 
 
@@ -163,14 +185,6 @@ def _where(llm: LLMSettings, model: Any) -> str:
 # ---------------------------------------------------------------- the chains
 
 
-def _answer_chain(model: Any, lang: str) -> Any:
-    from langchain_core.output_parsers import StrOutputParser
-    from langchain_core.prompts import ChatPromptTemplate
-
-    prompt = ChatPromptTemplate.from_messages([("system", prompts.SYSTEM[lang]), ("human", prompts.HUMAN[lang])])
-    return prompt | model | StrOutputParser()
-
-
 def _condense_chain(model: Any, lang: str) -> Any:
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.prompts import ChatPromptTemplate
@@ -179,22 +193,6 @@ def _condense_chain(model: Any, lang: str) -> Any:
         [("system", prompts.CONDENSE_SYSTEM[lang]), ("human", prompts.CONDENSE_HUMAN[lang])]
     )
     return prompt | model | StrOutputParser()
-
-
-def passage_block(passages: Sequence[Citation], lang: str) -> str:
-    """The numbered passages as the model sees them; the papers' own reference markers ("[4]")
-    are removed so they cannot be taken for, or copied as, the answer's citations."""
-    out = []
-    for p in passages:
-        where = prompts.WHERE[lang].format(section=p.section, page=p.page) if p.section and p.page else ""
-        if p.section and not p.page:
-            where = f"，{p.section}" if lang == "zh" else f", {p.section}"
-        text = p.text
-        for sentence in p.untrusted:  # planted instructions never reach the model as a source
-            text = text.replace(sentence, prompts.REMOVED[lang])
-        text = strip_source_refs(text).strip()
-        out.append(prompts.PASSAGE[lang].format(n=p.n, title=p.title, where=where, text=text))
-    return "\n\n".join(out)
 
 
 def history_block(history: Sequence[Turn], lang: str) -> str:
@@ -238,6 +236,7 @@ class GeneratedAnswerer:
                 "RAG_LLM_MODEL) or RAG_LLM=llamacpp (after `make llm`), or ask in extractive mode."
             )
         self._model = chat_model
+        self._json_refused = False
         self.drop_unsupported = self.llm.drop_unsupported
 
     @property
@@ -254,23 +253,120 @@ class GeneratedAnswerer:
         return condense_with_model(self.model, self.llm, question, history, language_of(question))
 
     def stream(self, context: Context) -> Iterator[str | Draft]:
+        """Quote, then write: the model gets only the quotes the extractive stage chose (numbered,
+        with paper and page) and writes in the question's language; with llama.cpp a grammar makes
+        every sentence end with [n] of those quotes, with a server a JSON schema where it takes one.
+        A failed call (unreachable, timeout, HTTP 5xx) ends in a Draft with `failure` set, and the
+        Assistant shows the extractive answer with the reason."""
         if context.decision.abstain or not context.passages:
             # Decided from retrieval alone: small models do not abstain on their own.
             yield abstention(context, "abstained before generation: the retrieved passages do not answer it")
             return
-        chain = _answer_chain(self.model, context.lang)
-        inputs = {"passages": passage_block(context.passages, context.lang), "question": context.standalone}
+        quotes = quote_citations(context)
+        if not quotes:
+            yield abstention(context, "abstained before generation: no sentence of the passages answers it")
+            return
+        lang = context.lang
+        numbers = [q.n for q in quotes]
+        constraint = self._constraint(numbers, lang)
+        chain = _write_chain(self.model, lang, constraint)
+        inputs = {"quotes": quote_block(quotes, lang), "question": context.standalone}
         t0 = time.perf_counter()
         parts: list[str] = []
+        shown: list[str] = []
         timings: dict[str, float] = {}
-        with _model_errors(self.llm, self.model):
-            for token in chain.stream(inputs):
-                if not parts:
-                    timings["first_token"] = (time.perf_counter() - t0) * 1000
-                parts.append(token)
-                yield token
+        json_reply = JsonSentences(lang, numbers) if constraint[0] == "json" else None
+        try:
+            with _model_errors(self.llm, self.model):
+                for token in chain.stream(inputs):
+                    if not parts:
+                        timings["first_token"] = (time.perf_counter() - t0) * 1000
+                    parts.append(token)
+                    piece = token
+                    if json_reply is not None and "".join(parts).lstrip().startswith("{"):
+                        piece = json_reply.feed(token)
+                    if piece:
+                        shown.append(piece)
+                        yield piece
+        except ModelCallError as exc:
+            yield Draft("", quotes, failure=f"the language model failed: {exc}", timings_ms=timings)
+            return
+        except ModelNotAvailableError as exc:
+            if constraint[0] != "json" or parts:
+                raise
+            # The server refused the JSON schema (HTTP 4xx): the prompt alone from now on.
+            logger.warning("%s; writing without structured output from now on", exc)
+            self._json_refused = True
+            yield from self.stream(context)
+            return
         timings["generate"] = (time.perf_counter() - t0) * 1000
-        yield Draft("".join(parts), context.passages, timings_ms=timings)
+        timings["tokens"] = float(len(parts))
+        raw = "".join(parts)
+        text = render_json(raw, lang, numbers) if json_reply is not None else None
+        notes: tuple[str, ...] = ()
+        if text is None:
+            text = raw
+        elif shown:
+            notes = ("structured reply (JSON schema) rendered as cited sentences",)
+        text = _drop_unfinished(text)
+        ground = {q.n: q.sentence for q in quotes}
+        yield Draft(text, quotes, notes=notes, ground=ground, timings_ms=timings)
+
+    def _constraint(self, numbers: Sequence[int], lang: str) -> tuple[str, Any]:
+        """("grammar", LlamaGrammar) | ("json", response_format) | ("off", None)."""
+        if self.llm.structured == "off":
+            return "off", None
+        if self.llm.backend == "llamacpp":
+            from llama_cpp import LlamaGrammar
+
+            return "grammar", LlamaGrammar.from_string(cited_sentences_gbnf(numbers, lang), verbose=False)
+        if self.llm.backend == "openai" and not self._json_refused:
+            schema = {"name": "cited_answer", "schema": cited_sentences_schema(numbers), "strict": True}
+            return "json", {"type": "json_schema", "json_schema": schema}
+        return "off", None
+
+
+def quote_citations(context: Context) -> tuple[Citation, ...]:
+    """The extractive stage's chosen sentences as citations numbered 1..m in the papers' order:
+    `sentence` is the quote, `text` its whole passage (shown one click away)."""
+    out = []
+    chosen = [ev for ev in context.quotes if not is_instruction(ev.text)]  # never a source for a model
+    for n, ev in enumerate(chosen, 1):
+        out.append(citation_from_hit(n, ev.hit, context.papers.get(ev.hit.chunk.doc_id), ev.text))
+    return tuple(out)
+
+
+def quote_block(quotes: Sequence[Citation], lang: str) -> str:
+    """The numbered quotes as the model sees them (the papers' own reference markers removed)."""
+    out = []
+    for q in quotes:
+        where = f"，第 {q.page} 页" if lang == "zh" and q.page else (f", p. {q.page}" if q.page else "")
+        text = re.sub(r"\s+", " ", strip_source_refs(q.sentence)).strip()
+        out.append(prompts.QUOTE[lang].format(n=q.n, title=q.title, where=where, text=text))
+    return "\n".join(out)
+
+
+def _write_chain(model: Any, lang: str, constraint: tuple[str, Any]) -> Any:
+    from langchain_core.output_parsers import StrOutputParser
+    from langchain_core.prompts import ChatPromptTemplate
+
+    kind, value = constraint
+    system = prompts.WRITE_SYSTEM[lang] + (prompts.JSON_REPLY[lang] if kind == "json" else "")
+    prompt = ChatPromptTemplate.from_messages([("system", system), ("human", prompts.WRITE_HUMAN[lang])])
+    if kind == "grammar":
+        model = model.bind(grammar=value)
+    elif kind == "json":
+        model = model.bind(response_format=value)
+    return prompt | model | StrOutputParser()
+
+
+def _drop_unfinished(text: str) -> str:
+    """Without a last sentence cut off by the token limit (it has no citation and no end)."""
+    stripped = text.rstrip()
+    if not stripped or re.search(r"[.。!?！？]$|\]$", stripped):
+        return text
+    m = list(re.finditer(r"\][.。!?！？]?", stripped))
+    return stripped[: m[-1].end()] if m else text
 
 
 def generate_answer(

@@ -206,6 +206,9 @@ class Assistant:
             for key, found in untrusted.items()
             for sentence in found
         )
+        quotes: tuple = ()
+        if not decision.abstain and hits:
+            quotes = tuple(self._extractive.choose(query, hits, evidence))
         return Context(
             asked,
             standalone,
@@ -217,7 +220,12 @@ class Assistant:
             self.data.papers,
             turns,
             (*input_notes, *flagged),
+            quotes,
         )
+
+    @property
+    def _extractive(self) -> Extractive:
+        return self.answerer("extractive")  # type: ignore[return-value]
 
     def _in_index_terms(self, text: str) -> str:
         """An English phrase as the papers' Chinese terms (the USE bridge), for a follow-up that
@@ -237,6 +245,7 @@ class Assistant:
             bridge=self.retriever.bridge,
             tuning=self.tuning,
             drop_unsupported=drop_unsupported,
+            ground=draft.ground,
         )
 
     def _finish(self, context: Context, answerer: Answerer, draft: Draft, timings: dict[str, float]) -> Answer:
@@ -245,6 +254,10 @@ class Assistant:
         notes = [*context.input_notes, *draft.notes]
         mode = getattr(answerer, "label", answerer.name)
         checked = None
+        if draft.failure is not None:
+            notes = [f"{draft.failure}; showing the extractive answer", *context.input_notes]
+            draft, mode = self._extractive.draft(context), "extractive"
+            notes += list(draft.notes)
         if not draft.abstained:
             checked = self._verify(context, draft, drop_unsupported=getattr(answerer, "drop_unsupported", False))
             if checked.abstained:
@@ -253,7 +266,7 @@ class Assistant:
             elif checked.problem and not draft.quoted:
                 notes = [f"generated answer unusable ({checked.problem}); showing the extractive answer"]
                 logger.info("%s: %r", notes[0], checked.text[:200])
-                draft, mode = self.answerer("extractive").draft(context), "extractive"  # type: ignore[attr-defined]
+                draft, mode = self._extractive.draft(context), "extractive"
                 notes += list(draft.notes)
                 checked = None if draft.abstained else self._verify(context, draft)
         untrusted = {p.key: p.untrusted for p in context.passages if p.untrusted}

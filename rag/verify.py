@@ -87,9 +87,12 @@ def verify(
     bridge: Encoder | None = None,
     drop_unsupported: bool = False,
     tuning: Tuning | None = None,
+    ground: Mapping[int, str] | None = None,
 ) -> Verified:
     """Check every sentence of `text` against the passages (numbered as the model saw them)
-    it cites, and return the text to show with citations renumbered in order of first use."""
+    it cites, and return the text to show with citations renumbered in order of first use.
+    `ground` gives, per passage number, the text to check against instead of the passage's
+    (the quote the model was given, when it wrote from quotes)."""
     text = _canonical_markers(text.strip())
     lead = EN_LEAD if text.startswith(EN_LEAD) else ""
     text = text[len(lead) :].strip()
@@ -103,8 +106,9 @@ def verify(
     thresholds = (
         (tuning.verify_min_term_coverage, tuning.verify_min_cross_similarity) if tuning else (TERM_MIN, CROSS_MIN)
     )
+    texts = {n: (ground or {}).get(n) or c.text for n, c in passages.items()}
     for s in sentences:
-        _judge(s, passages, bridge, thresholds)
+        _judge(s, texts, bridge, thresholds)
     shown = [s for s in sentences if s.supported or not drop_unsupported]
     numbers = {n: i for i, n in enumerate(dict.fromkeys(n for s in shown for n in s.cited), 1)}
     best = {n: next(s.best[n] for s in shown if n in s.best) for n in numbers if any(n in s.best for s in shown)}
@@ -162,16 +166,14 @@ def _split(text: str, passages: Mapping[int, Citation]) -> list[_Sentence]:
     return out
 
 
-def _judge(
-    s: _Sentence, passages: Mapping[int, Citation], bridge: Encoder | None, thresholds: tuple[float, float]
-) -> None:
+def _judge(s: _Sentence, texts: Mapping[int, str], bridge: Encoder | None, thresholds: tuple[float, float]) -> None:
     if _is_abstention(s.body):
         s.supported, s.reason = True, "abstention"
     elif not s.cited:
         s.supported, s.reason = False, "no citation" + (" (only numbers that are not passages)" if s.removed else "")
     else:
         s.supported, s.reason, s.best = check_sentence(
-            s.body, [passages[n].text for n in s.cited], bridge, s.cited, thresholds=thresholds
+            s.body, [texts[n] for n in s.cited], bridge, s.cited, thresholds=thresholds
         )
 
 

@@ -1,108 +1,26 @@
 """Generated answers end to end through langchain-openai, against a local stub server that
-speaks the OpenAI chat-completions API (JSON and SSE streaming). Retrieval is real; only the
-model's replies are scripted, so each test shows what verification does with one kind of reply."""
+speaks the OpenAI chat-completions API (JSON and SSE streaming; tests/openai_stub.py). Retrieval
+is real; only the model's replies are scripted, so each test shows what quote-then-write and
+verification do with one kind of reply. The model sees numbered quotes, not whole passages."""
 
 from __future__ import annotations
 
 import json
 import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Iterator
 
 import pytest
 
 import rag
 from rag import prompts
 from rag.answer import ABSTAIN
-from rag.chunking import split_sentences
 from rag.generate import LLMSettings, generate_answer, stream_answer
 from rag.verify import verify
+from tests.openai_stub import StubOpenAI, quote_number, running
 
 pytestmark = pytest.mark.slow
 
 QUESTION = "中国已成为多少个国家和地区的主要贸易伙伴？"
-Reply = Callable[[list[dict]], str]
-
-
-class StubOpenAI(ThreadingHTTPServer):
-    """POST /v1/chat/completions -> the reply `respond(messages)` scripts; records requests."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.requests: list[dict] = []
-        self.respond: Reply = lambda messages: ""
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}/v1"
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: StubOpenAI
-
-    def log_message(self, *args: object) -> None:  # keep pytest output clean
-        pass
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's name
-        if self.path.rstrip("/") != "/v1/chat/completions":
-            self.send_error(404)
-            return
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append(body)
-        text = self.server.respond(body["messages"])
-        if body.get("stream"):
-            self._stream(body["model"], text)
-        else:
-            self._send_json(_completion(body["model"], text))
-
-    def _send_json(self, payload: dict) -> None:
-        data = json.dumps(payload, ensure_ascii=False).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _stream(self, model: str, text: str) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
-        pieces = [text[i : i + 4] for i in range(0, len(text), 4)]
-        for i, piece in enumerate(pieces):
-            delta = {"role": "assistant", "content": piece} if i == 0 else {"content": piece}
-            self._event(_chunk(model, delta, None))
-        self._event(_chunk(model, {}, "stop"))
-        self.wfile.write(b"data: [DONE]\n\n")
-        self.wfile.flush()
-
-    def _event(self, payload: dict) -> None:
-        self.wfile.write(b"data: " + json.dumps(payload, ensure_ascii=False).encode() + b"\n\n")
-        self.wfile.flush()
-
-
-def _completion(model: str, text: str) -> dict:
-    return {
-        "id": "chatcmpl-stub",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
-    }
-
-
-def _chunk(model: str, delta: dict, finish: str | None) -> dict:
-    return {
-        "id": "chatcmpl-stub",
-        "object": "chat.completion.chunk",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-    }
 
 
 @pytest.fixture(scope="module")
@@ -117,14 +35,8 @@ def assistant() -> rag.Assistant:
 
 @pytest.fixture()
 def server() -> Iterator[StubOpenAI]:
-    stub = StubOpenAI()
-    thread = threading.Thread(target=stub.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with running() as stub:
         yield stub
-    finally:
-        stub.shutdown()
-        stub.server_close()
 
 
 @pytest.fixture()
@@ -133,42 +45,46 @@ def llm(server: StubOpenAI) -> LLMSettings:
 
 
 @pytest.fixture(scope="module")
-def evidence(assistant: rag.Assistant) -> tuple[int, str]:
-    """(n, sentence): a real sentence of a retrieved passage that answers QUESTION, and the
-    number that passage has in the context the model sees."""
-    for p in assistant.ask(QUESTION).passages:
-        for a, b in split_sentences(p.text):
-            if "150" in p.text[a:b] and "主要贸易伙伴" in p.text[a:b]:
-                return p.n, p.text[a:b]
+def evidence(assistant: rag.Assistant) -> str:
+    """The quoted sentence that answers QUESTION (the extractive stage's choice)."""
+    for c in assistant.ask(QUESTION, mode="extractive").citations:
+        if "150" in c.sentence and "主要贸易伙伴" in c.sentence:
+            return c.sentence
     raise AssertionError("the corpus no longer holds the trade-partner sentence")
 
 
-def checks(answer: rag.Answer) -> tuple | None:
-    """The per-sentence verdicts, once rag.types.Answer carries them."""
-    return getattr(answer, "sentences", None)
+def cite(messages: list[dict]) -> int:
+    """The number of the trade-partner quote in the prompt the model got."""
+    return quote_number(messages, "150", "主要贸易伙伴")
+
+
+def checks(answer: rag.Answer) -> tuple:
+    """The per-sentence verdicts the answer carries."""
+    return answer.sentences
 
 
 def test_well_cited_answer_is_kept_with_its_citation(assistant, server, llm, evidence) -> None:  # noqa: ANN001
-    n, sentence = evidence
-    server.respond = lambda messages: f"{sentence}[{n}]"
+    sentence = evidence
+    server.respond = lambda messages: f"{sentence}[{cite(messages)}]"
     answer = generate_answer(assistant, QUESTION, settings=llm)
     assert answer.mode == "openai" and not answer.abstained
     assert "150" in answer.answer and answer.answer.endswith("[1]") and "⚠" not in answer.answer
     assert [c.n for c in answer.citations] == [1]
-    assert answer.citations[0].key == answer.passages[n - 1].key
-    assert answer.citations[0].sentence == sentence
+    assert answer.citations[0].key in {p.key for p in answer.passages}
+    assert answer.citations[0].sentence == sentence and sentence in answer.citations[0].text
     assert not any("unsupported" in note for note in answer.notes)
-    if checks(answer) is not None:
-        assert [(c.supported, c.citations) for c in checks(answer)] == [(True, (1,))]
-    # The model saw the numbered passages, with the papers' own reference markers removed.
+    assert [(c.supported, c.citations) for c in checks(answer)] == [(True, (1,))]
+    # The model saw numbered quotes (one sentence each, with paper and page), not whole passages.
     prompt = server.requests[-1]["messages"][-1]["content"]
-    assert f"[{n}] " in prompt and QUESTION in prompt
+    quotes = [line for line in prompt.splitlines() if line.startswith("[")]
+    assert QUESTION in prompt and quotes and all(len(q) < 600 for q in quotes)
+    assert not any(p.text in prompt for p in answer.passages if len(p.text) > 400)
     assert json.loads(json.dumps(answer.to_dict(), ensure_ascii=False))["answer"] == answer.answer
 
 
 def test_citation_of_a_passage_that_does_not_exist_is_removed(assistant, server, llm, evidence) -> None:  # noqa: ANN001
-    n, sentence = evidence
-    server.respond = lambda messages: f"{sentence}[{n}][9]"
+    sentence = evidence
+    server.respond = lambda messages: f"{sentence}[{cite(messages)}][9]"
     answer = generate_answer(assistant, QUESTION, settings=llm)
     assert "[9]" not in answer.answer and answer.answer.endswith("[1]") and "⚠" not in answer.answer
     assert any("removed citation [9]" in note for note in answer.notes)
@@ -176,17 +92,17 @@ def test_citation_of_a_passage_that_does_not_exist_is_removed(assistant, server,
 
 
 def test_sentence_with_a_wrong_figure_is_marked_unsupported(assistant, server, llm, evidence) -> None:  # noqa: ANN001
-    n, sentence = evidence
+    sentence = evidence
     wrong = sentence.replace("150", "160")
-    server.respond = lambda messages: f"{sentence}[{n}]{wrong}[{n}]"
+    server.respond = lambda messages: f"{sentence}[{cite(messages)}]{wrong}[{cite(messages)}]"
     answer = generate_answer(assistant, QUESTION, settings=llm)
     assert answer.mode == "openai"
     first, second = answer.answer.split("⚠")
     assert "150" in first and "160" in second and second.rstrip().endswith("[未获引文支持]")
     assert any("figure 160 not in the cited passage" in note for note in answer.notes)
-    if checks(answer) is not None:
-        assert [c.supported for c in checks(answer)] == [True, False]
-    # The same draft checked directly: the verdicts the JSON will carry.
+    assert [c.supported for c in checks(answer)] == [True, False]
+    # The same draft checked directly against the passage: the verdicts the JSON will carry.
+    n = next(p.n for p in answer.passages if sentence in p.text)
     passages = {p.n: p for p in answer.passages}
     verdicts = verify(f"{sentence}[{n}]{wrong}[{n}]", passages, question_lang="zh").sentences
     assert [(c.supported, c.citations) for c in verdicts] == [(True, (1,)), (False, (1,))]
@@ -194,8 +110,8 @@ def test_sentence_with_a_wrong_figure_is_marked_unsupported(assistant, server, l
 
 
 def test_answer_with_nothing_supported_falls_back_to_the_extractive_answer(assistant, server, llm, evidence) -> None:  # noqa: ANN001
-    n, sentence = evidence
-    server.respond = lambda messages: f"{sentence.replace('150', '160')}[{n}] 这一点非常重要。"
+    sentence = evidence
+    server.respond = lambda messages: f"{sentence.replace('150', '160')}[{cite(messages)}] 这一点非常重要。"
     answer = generate_answer(assistant, QUESTION, settings=llm)
     assert answer.mode == "extractive" and "150" in answer.answer and "160" not in answer.answer
     assert answer.notes[0].startswith("generated answer unusable (no sentence is supported")
@@ -203,8 +119,7 @@ def test_answer_with_nothing_supported_falls_back_to_the_extractive_answer(assis
 
 
 def test_answer_in_the_wrong_language_falls_back(assistant, server, llm, evidence) -> None:  # noqa: ANN001
-    n, _ = evidence
-    server.respond = lambda messages: f"China is a major trading partner of more than 150 countries and regions [{n}]."
+    server.respond = lambda m: f"China is a major trading partner of more than 150 countries and regions [{cite(m)}]."
     answer = generate_answer(assistant, QUESTION, settings=llm)
     assert answer.mode == "extractive" and "answer is in en, the question in zh" in answer.notes[0]
 
@@ -223,27 +138,27 @@ def test_out_of_scope_question_abstains_without_asking_the_model(assistant, serv
 
 
 def test_streaming_yields_tokens_before_the_final_answer(assistant, server, llm, evidence) -> None:  # noqa: ANN001
-    n, sentence = evidence
-    draft = f"{sentence}[{n}]"
-    server.respond = lambda messages: draft
+    sentence = evidence
+    drafts = []
+    server.respond = lambda messages: drafts.append(f"{sentence}[{cite(messages)}]") or drafts[-1]
     items = list(stream_answer(assistant, QUESTION, settings=llm))
     tokens, final = items[:-1], items[-1]
     assert len(tokens) > 3 and all(isinstance(t, str) for t in tokens)
-    assert "".join(tokens) == draft
+    assert "".join(tokens) == drafts[-1]
     assert isinstance(final, rag.Answer) and final.answer.endswith("[1]") and final.citations
     assert "first_token" in final.timings_ms
     assert server.requests[-1].get("stream") is True
 
 
 def test_follow_up_is_condensed_by_the_model_before_retrieval(assistant, server, llm, evidence) -> None:  # noqa: ANN001
-    n, sentence = evidence
+    sentence = evidence
     standalone = "中国已成为多少个国家和地区的主要贸易伙伴？"
     first_q, first_a = "中国跨境电商的贸易伙伴有什么变化？", "贸易伙伴呈现多元化趋势[1]。"
 
     def respond(messages: list[dict]) -> str:
         if messages[0]["content"] == prompts.CONDENSE_SYSTEM["zh"]:
             return f"独立问题：{standalone}"
-        return f"{sentence}[{n}]"
+        return f"{sentence}[{cite(messages)}]"
 
     server.respond = respond
     answer = generate_answer(assistant, "那有多少个国家呢？", history=[(first_q, first_a)], settings=llm)
@@ -255,14 +170,60 @@ def test_follow_up_is_condensed_by_the_model_before_retrieval(assistant, server,
     assert "150" in answer.answer and answer.citations
 
 
-def test_unreachable_endpoint_names_the_url_and_the_fix(assistant) -> None:  # noqa: ANN001
+def test_unreachable_endpoint_shows_the_extractive_answer_naming_the_url_and_the_fix(assistant) -> None:  # noqa: ANN001
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     llm = LLMSettings(backend="openai", base_url=f"http://127.0.0.1:{port}/v1", model="m", timeout=5)
-    with pytest.raises(rag.ModelNotAvailableError) as err:
-        generate_answer(assistant, QUESTION, settings=llm)
-    assert f"127.0.0.1:{port}" in str(err.value) and "RAG_LLM=extractive" in str(err.value)
+    answer = generate_answer(assistant, QUESTION, settings=llm)
+    assert answer.mode == "extractive" and "150" in answer.answer and answer.citations
+    assert f"127.0.0.1:{port}" in answer.notes[0] and "RAG_LLM=extractive" in answer.notes[0]
+    assert answer.notes[0].endswith("showing the extractive answer")
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_server_error_shows_the_extractive_answer_with_the_status(assistant, server, llm, status) -> None:  # noqa: ANN001
+    server.status = status
+    answer = generate_answer(assistant, QUESTION, settings=llm)
+    assert answer.mode == "extractive" and "150" in answer.answer
+    assert f"HTTP {status}" in answer.notes[0] and server.url in answer.notes[0]
+
+
+def test_server_timeout_shows_the_extractive_answer(assistant, server) -> None:  # noqa: ANN001
+    server.delay = 3.0
+    llm = LLMSettings(backend="openai", base_url=server.url, model="stub-model", timeout=1)
+    answer = generate_answer(assistant, QUESTION, settings=llm)
+    assert answer.mode == "extractive" and "150" in answer.answer
+    assert "Timeout" in answer.notes[0] and "RAG_LLM_TIMEOUT" in answer.notes[0]
+
+
+def test_structured_reply_is_rendered_as_cited_sentences(assistant, server, llm, evidence) -> None:  # noqa: ANN001
+    """A server that honours the JSON schema replies with {"sentences": [...]}: the answer shows
+    them as sentences ending with their [n], streamed sentence by sentence."""
+    sentence = evidence
+
+    def respond(messages: list[dict]) -> str:
+        n = cite(messages)
+        return json.dumps({"sentences": [{"text": sentence, "quotes": [n]}, {"text": "贸易伙伴多元化。", "quotes": [n, 99]}]},
+                          ensure_ascii=False)  # fmt: skip
+
+    server.respond = respond
+    items = list(stream_answer(assistant, QUESTION, settings=llm))
+    final = items[-1]
+    schema = server.requests[-1]["response_format"]["json_schema"]["schema"]
+    valid = schema["properties"]["sentences"]["items"]["properties"]["quotes"]["items"]["enum"]
+    assert cite(server.requests[-1]["messages"]) in valid and 99 not in valid
+    assert final.mode == "openai" and "{" not in final.answer and final.answer.count("[1]") == 2
+    assert "[99]" not in final.answer and "150" in final.answer
+    assert not any(isinstance(t, str) and "{" in t for t in items[:-1])  # no raw JSON reaches the chat
+
+
+def test_server_that_refuses_the_schema_is_asked_again_without_it(assistant, server, llm, evidence) -> None:  # noqa: ANN001
+    server.refuse_response_format = True
+    server.respond = lambda messages: f"{evidence}[{cite(messages)}]"
+    answer = generate_answer(assistant, QUESTION, settings=llm)
+    assert answer.mode == "openai" and "150" in answer.answer
+    assert "response_format" in server.requests[0] and "response_format" not in server.requests[-1]
 
 
 def test_missing_model_name_is_a_clear_error(assistant) -> None:  # noqa: ANN001
@@ -272,16 +233,13 @@ def test_missing_model_name_is_a_clear_error(assistant) -> None:  # noqa: ANN001
 
 def test_english_answer_over_chinese_passages_is_checked_across_languages(assistant, server, llm) -> None:  # noqa: ANN001
     question = "With how many countries and regions is China a major trading partner?"
-    base = assistant.ask(question)
-    n = next((p.n for p in base.passages if "150 多个" in p.text), None)
-    if base.abstained or n is None:
-        pytest.skip("retrieval no longer finds the trade-partner passage for the English question")
-    good = f"China has become a major trading partner of more than 150 countries and regions [{n}]."
-    bad = f"China's cross-border e-commerce grew by 160 percent [{n}]."
-    server.respond = lambda messages: f"{good} {bad}"
+    good = "China has become a major trading partner of more than 150 countries and regions [{n}]."
+    bad = "China's cross-border e-commerce grew by 160 percent [{n}]."
+    server.respond = lambda m: f"{good.format(n=cite(m))} {bad.format(n=cite(m))}"
     answer = generate_answer(assistant, question, settings=llm)
     assert answer.mode == "openai" and answer.language == "en"
     assert answer.answer.startswith("China has become") and "⚠ China's cross-border" in answer.answer
     assert answer.answer.endswith("[unsupported]")
     assert any("sentence 2 unsupported: figure 160" in note for note in answer.notes)
-    assert "Answer in English" in server.requests[-1]["messages"][0]["content"]
+    assert "Answer in English" in server.requests[-1]["messages"][-1]["content"]
+    assert "your answer is in English" in server.requests[-1]["messages"][0]["content"]

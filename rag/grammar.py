@@ -1,0 +1,136 @@
+"""What a generator may emit, as a grammar: every sentence ends with citations of the quotes.
+
+Two forms of one rule, for the two kinds of model endpoint:
+
+    cited_sentences_gbnf(numbers, lang)   a GBNF grammar for llama.cpp's constrained decoding
+    cited_sentences_schema(numbers)       a JSON schema for servers with structured output
+
+Both allow either the abstention sentence or 1..MAX_SENTENCES sentences, each ending with one or
+more `[n]` from `numbers` (the quotes the model was given) and nothing else: a citation of a
+quote that does not exist, or a sentence without one, cannot be decoded. `render_json` turns a
+structured reply into the same text form, and `JsonSentences` does it while the reply streams.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from .answer import ABSTAIN
+
+__all__ = ["MAX_SENTENCES", "JsonSentences", "cited_sentences_gbnf", "cited_sentences_schema", "render_json"]
+
+MAX_SENTENCES = 5  # an answer to read and paste, not an essay; the prompt asks for at most this many
+_END = {"zh": "。", "en": "."}
+
+
+def _literal(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)  # a GBNF string literal has JSON's escapes
+
+
+def cited_sentences_gbnf(numbers: Iterable[int], lang: str) -> str:
+    """GBNF for llama.cpp: the abstention sentence, or sentences that each end `… [n][m].`
+    (Chinese: `…[n]。`) with n, m among `numbers`. A sentence's body holds no line break,
+    bracket or sentence-ending mark; a decimal point between digits ("3.46") is allowed.
+
+    Raises ValueError when `numbers` is empty (there is nothing to cite)."""
+    valid = sorted(set(numbers))
+    if not valid:
+        raise ValueError("a cited answer needs at least one quote to cite")
+    end = _END.get(lang, ".")
+    stops = "。！？；" if lang == "zh" else ".!?;。！？；"
+    space = '""' if lang == "zh" else '" "'
+    return "\n".join(
+        [
+            f"root ::= abstain | sentence ({space} sentence){{0,{MAX_SENTENCES - 1}}}",
+            f"abstain ::= {_literal(ABSTAIN.get(lang, ABSTAIN['en']))}",
+            f"sentence ::= first rest* cite+ {_literal(end)}",
+            # The first character is not a space, digit-dot or closing mark: a sentence starts cleanly.
+            f"first ::= [^ \\t\\n\\[\\]{stops}] | [0-9] \".\" [0-9]",
+            f"rest ::= [^\\n\\[\\]{stops}] | [0-9] \".\" [0-9]",
+            "cite ::= " + " | ".join(_literal(f"[{n}]") for n in valid),
+        ]
+    )
+
+
+def cited_sentences_schema(numbers: Iterable[int]) -> dict[str, Any]:
+    """JSON schema (OpenAI `response_format` json_schema, strict): {"sentences": [{"text": str,
+    "quotes": [n, ...]}, ...]}; an empty list is an abstention. Raises ValueError like the GBNF."""
+    valid = sorted(set(numbers))
+    if not valid:
+        raise ValueError("a cited answer needs at least one quote to cite")
+    sentence = {
+        "type": "object",
+        "properties": {
+            "text": {"type": "string"},
+            "quotes": {"type": "array", "items": {"type": "integer", "enum": valid}, "minItems": 1},
+        },
+        "required": ["text", "quotes"],
+        "additionalProperties": False,
+    }
+    return {
+        "type": "object",
+        "properties": {"sentences": {"type": "array", "items": sentence, "maxItems": MAX_SENTENCES}},
+        "required": ["sentences"],
+        "additionalProperties": False,
+    }
+
+
+def _sentence_text(item: Any, lang: str, valid: Sequence[int] | None) -> str | None:
+    if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+        return None
+    quotes = [n for n in item.get("quotes") or () if isinstance(n, int) and (valid is None or n in valid)]
+    body = re.sub(r"\s*\[\d{1,3}\]", "", item["text"]).strip()
+    if not body:
+        return None
+    end = ""
+    if body[-1] in ".。!?！？":
+        body, end = body[:-1].rstrip(), body[-1]
+    return f"{body}{''.join(f'[{n}]' for n in dict.fromkeys(quotes))}{end or _END.get(lang, '.')}"
+
+
+def render_json(reply: str, lang: str, valid: Sequence[int] | None = None) -> str | None:
+    """The text form (`sentence[n].` joined) of a structured reply, the abstention sentence for an
+    empty list, or None when the reply is not the structured form (the caller keeps it as text)."""
+    try:
+        data = json.loads(reply)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("sentences"), list):
+        return None
+    parts = [t for t in (_sentence_text(s, lang, valid) for s in data["sentences"]) if t]
+    if not parts:
+        return ABSTAIN.get(lang, ABSTAIN["en"])
+    return ("" if lang == "zh" else " ").join(parts)
+
+
+class JsonSentences:
+    """Renders a structured reply while it streams: `feed(piece)` returns the text of the
+    sentences completed by that piece (each `{"text": …, "quotes": […]}` object as soon as it
+    closes), so a chat can show sentences before the reply ends."""
+
+    _OPEN = re.compile(r'\{\s*"(?:text|quotes)"')
+
+    def __init__(self, lang: str, valid: Sequence[int] | None = None) -> None:
+        self.lang, self.valid = lang, valid
+        self.buffer = ""
+        self._pos = 0  # where to look for the next sentence object
+        self._count = 0
+        self._decoder = json.JSONDecoder()
+
+    def feed(self, piece: str) -> str:
+        self.buffer += piece
+        out: list[str] = []
+        while (m := self._OPEN.search(self.buffer, self._pos)) is not None:
+            try:
+                item, end = self._decoder.raw_decode(self.buffer, m.start())
+            except ValueError:
+                break  # the object has not closed yet
+            self._pos = end
+            text = _sentence_text(item, self.lang, self.valid)
+            if text:
+                out.append(("" if self.lang == "zh" or not self._count else " ") + text)
+                self._count += 1
+        return "".join(out)
