@@ -48,8 +48,8 @@ def cited_sentences_gbnf(numbers: Iterable[int], lang: str) -> str:
             f"abstain ::= {_literal(ABSTAIN.get(lang, ABSTAIN['en']))}",
             f"sentence ::= first rest* cite+ {_literal(end)}",
             # The first character is not a space, digit-dot or closing mark: a sentence starts cleanly.
-            f"first ::= [^ \\t\\n\\[\\]{stops}] | [0-9] \".\" [0-9]",
-            f"rest ::= [^\\n\\[\\]{stops}] | [0-9] \".\" [0-9]",
+            f'first ::= [^ \\t\\n\\[\\]{stops}] | [0-9] "." [0-9]',
+            f'rest ::= [^\\n\\[\\]{stops}] | [0-9] "." [0-9]',
             "cite ::= " + " | ".join(_literal(f"[{n}]") for n in valid),
         ]
     )

@@ -684,9 +684,7 @@ def read_paper(
         found = Found(dict(pdf.meta), dict(pdf.sources), tuple((n.page, n.index, n.text) for n in pdf.footnotes))
     else:
         pages = read_pages(path, doc_id)
-    clean = clean_pages(
-        pages, source=source or path.name, sha256=sha, catalog=(catalog or {}).get(doc_id), found=found
-    )
+    clean = clean_pages(pages, source=source or path.name, sha256=sha, catalog=(catalog or {}).get(doc_id), found=found)
     if not any(b.kind != "heading" for b in clean.blocks):
         raise CorpusError(f"{path.name} has no text after cleaning")
     return clean

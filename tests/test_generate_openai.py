@@ -204,8 +204,8 @@ def test_structured_reply_is_rendered_as_cited_sentences(assistant, server, llm,
 
     def respond(messages: list[dict]) -> str:
         n = cite(messages)
-        return json.dumps({"sentences": [{"text": sentence, "quotes": [n]}, {"text": "贸易伙伴多元化。", "quotes": [n, 99]}]},
-                          ensure_ascii=False)  # fmt: skip
+        sentences = [{"text": sentence, "quotes": [n]}, {"text": "贸易伙伴多元化。", "quotes": [n, 99]}]
+        return json.dumps({"sentences": sentences}, ensure_ascii=False)
 
     server.respond = respond
     items = list(stream_answer(assistant, QUESTION, settings=llm))
