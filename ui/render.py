@@ -88,6 +88,8 @@ def chat_message(answer: Mapping[str, Any], mid: str, notices: Sequence[str] = (
         body = (
             f'<div class="rag-abstain">{_esc(answer["answer"])}</div><div class="rag-hint">{_esc(RELATED_HINT)}</div>'
         )
+    elif answer.get("mode", "extractive") != "extractive" and answer.get("sentences"):
+        body = f'<div class="rag-answer rag-written">{verified_sentences(answer, mid)}</div>'
     else:
         body = f'<div class="rag-answer">{link_markers(answer["answer"], mid, numbers)}</div>'
     searched = answer.get("standalone_question") or answer.get("question") or ""
@@ -96,6 +98,38 @@ def chat_message(answer: Mapping[str, Any], mid: str, notices: Sequence[str] = (
         f'<div class="rag-msg" id="msg-{_esc(mid)}">{notes}{body}'
         f'<div class="rag-standalone">检索问题 searched: {_esc(searched)}</div></div>'
     )
+
+
+VERDICT = {True: ("✓", "rag-ok", "已核对 verified"), False: ("⚠", "rag-bad", "未获引文支持 unsupported")}
+
+
+def verified_sentences(answer: Mapping[str, Any], mid: str) -> str:
+    """A written (generated) answer sentence by sentence: each with its linked [n], its verdict
+    (✓ verified / ⚠ unsupported, the reason on hover) and, one click away, the quotes it cites
+    in their original language. Sentences the answer dropped are not shown."""
+    quotes = {c["n"]: c for c in answer.get("citations", [])}
+    text = answer.get("answer", "")
+    out = []
+    for check in answer["sentences"]:
+        if check.get("reason") == "abstention" or check["text"] not in text:
+            continue
+        mark, cls, label = VERDICT[bool(check["supported"])]
+        cited = [n for n in check.get("citations", []) if n in quotes]
+        links = "".join(
+            f'<a class="rag-cite" href="#{source_id(mid, n)}" title="来源 source {n}">[{n}]</a>' for n in cited
+        )
+        evidence = "".join(
+            f'<blockquote class="rag-ev-quote"><span class="rag-n">[{n}]</span> '
+            f"{_esc(quotes[n].get('sentence') or quotes[n]['text'][:200])}</blockquote>"
+            for n in cited
+        )
+        reason = f"{label}: {check.get('reason', '')}"
+        out.append(
+            f'<span class="rag-sent {cls}">{_esc(check["text"])}{links}'
+            f'<details class="rag-ev"><summary title="{_esc(reason)}">{mark} 原文 quote</summary>'
+            f"{evidence or _esc(reason)}</details></span>"
+        )
+    return " ".join(out) if out else link_markers(text, mid, quotes)
 
 
 def error_message(message: str) -> str:
