@@ -57,6 +57,10 @@ class LLMSettings:
     # llama.cpp, a JSON schema (response_format) with an OpenAI-compatible server, dropped for the
     # rest of the process when the server refuses it; "off": the prompt alone (then verification).
     structured: str = "auto"
+    # RAG_LLM_THREADS for llama.cpp: one core is left to the rest (retrieval, the chat). Measured on
+    # the 2-core machine under load: 2 threads gave 0.7 tokens/s, 1 thread 14 (llama.cpp's threads
+    # wait for each other, so one descheduled thread stalls them all).
+    threads: int = max(1, (os.cpu_count() or 2) - 1)
 
     @classmethod
     def load(cls, **overrides: Any) -> LLMSettings:
@@ -125,7 +129,7 @@ def _llamacpp(llm: LLMSettings) -> Any:
             model_path=str(path),
             n_ctx=llm.n_ctx,
             n_batch=256,
-            n_threads=max(1, os.cpu_count() or 1),
+            n_threads=llm.threads,
             max_tokens=llm.max_tokens,
             temperature=0.0,
             verbose=False,
@@ -307,7 +311,7 @@ class GeneratedAnswerer:
             text = raw
         elif shown:
             notes = ("structured reply (JSON schema) rendered as cited sentences",)
-        text = _drop_unfinished(text)
+        text = cites_before_stop(_drop_unfinished(text))
         ground = {q.n: q.sentence for q in quotes}
         yield Draft(text, quotes, notes=notes, ground=ground, timings_ms=timings)
 
@@ -357,6 +361,15 @@ def _write_chain(model: Any, lang: str, constraint: tuple[str, Any]) -> Any:
     elif kind == "json":
         model = model.bind(response_format=value)
     return prompt | model | StrOutputParser()
+
+
+_STOP_THEN_CITES = re.compile(r"([.。!?！？])[ \t]*((?:\[\d{1,3}\])+)")
+
+
+def cites_before_stop(text: str) -> str:
+    """ "… regions. [1] Next …" as "… regions [1]. Next …": a citation written after a sentence's
+    full stop belongs to that sentence, not to the next one the sentence splitter would give it."""
+    return _STOP_THEN_CITES.sub(lambda m: f"{' ' if m.group(1) == '.' else ''}{m.group(2)}{m.group(1)}", text)
 
 
 def _drop_unfinished(text: str) -> str:

@@ -31,8 +31,8 @@ def _literal(text: str) -> str:
 
 
 def cited_sentences_gbnf(numbers: Iterable[int], lang: str) -> str:
-    """GBNF for llama.cpp: the abstention sentence, or sentences that each end `… [n][m].`
-    (Chinese: `…[n]。`) with n, m among `numbers`. A sentence's body holds no line break,
+    """GBNF for llama.cpp: the abstention sentence, or sentences that each end `… [n][m].` or
+    `…. [n]` (Chinese: `…[n]。` or `…。[n]`) with n, m among `numbers`. A sentence's body holds no line break,
     bracket or sentence-ending mark; a decimal point between digits ("3.46") is allowed.
 
     Raises ValueError when `numbers` is empty (there is nothing to cite)."""
@@ -41,12 +41,15 @@ def cited_sentences_gbnf(numbers: Iterable[int], lang: str) -> str:
         raise ValueError("a cited answer needs at least one quote to cite")
     end = _END.get(lang, ".")
     stops = "。！？；" if lang == "zh" else ".!?;。！？；"
-    space = '""' if lang == "zh" else '" "'
+    more = f"sentence{{0,{MAX_SENTENCES - 1}}}" if lang == "zh" else f'(" " sentence){{0,{MAX_SENTENCES - 1}}}'
     return "\n".join(
         [
-            f"root ::= abstain | sentence ({space} sentence){{0,{MAX_SENTENCES - 1}}}",
+            f"root ::= abstain | sentence {more}",
             f"abstain ::= {_literal(ABSTAIN.get(lang, ABSTAIN['en']))}",
-            f"sentence ::= first rest* cite+ {_literal(end)}",
+            # A citation may also open the sentence (small models like "[1] China is ..."); it must close
+            # it, before or after the full stop: once a small model writes the stop, the grammar leaves
+            # it nothing but a citation to write next (it rarely chooses "[" on its own).
+            f'sentence ::= (cite+ " "?)? first rest* (cite+ {_literal(end)} | {_literal(end)} " "? cite+)',
             # The first character is not a space, digit-dot or closing mark: a sentence starts cleanly.
             f'first ::= [^ \\t\\n\\[\\]{stops}] | [0-9] "." [0-9]',
             f'rest ::= [^\\n\\[\\]{stops}] | [0-9] "." [0-9]',

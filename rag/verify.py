@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .embeddings import Encoder
     from .tuning import Tuning
 
-__all__ = ["SentenceCheck", "Verified", "verify", "check_sentence", "numbers_of", "term_coverage"]
+__all__ = ["SentenceCheck", "Verified", "verify", "check_sentence", "numbers_of", "scale_mismatches", "term_coverage"]
 
 # Measured with bench/calibrate_verify.py on eval/sets/dev.jsonl (README, "Citation verification"):
 # - share of a same-language sentence's key terms (jieba tokens) found in its cited passages:
@@ -202,9 +202,46 @@ def check_sentence(
     best = {n: max(p, key=score_of) for n, p in parts.items()}
     if missing:
         return False, f"figure {', '.join(missing)} not in the cited passage(s)", best
+    wrong_scale = scale_mismatches(body, cited)
+    if wrong_scale:
+        return False, f"{'; '.join(wrong_scale)} in the cited passage(s)", best
     if score < threshold:
         return False, f"{kind} {score:.2f} with the cited passage(s) is below {threshold}", best
     return True, f"{kind} {score:.2f}" + (", figures match" if numbers_of(body) else ""), best
+
+
+# Magnitude words: an English sentence's "17.66 billion" must be the quote's "17.66 亿"-scale.
+_EN_SCALE = {"ten thousand": 1e4, "hundred thousand": 1e5, "hundred million": 1e8, "thousand": 1e3,
+             "million": 1e6, "billion": 1e9, "trillion": 1e12}  # fmt: skip
+_ZH_SCALE = {
+    "万亿": 1e12,
+    "千亿": 1e11,
+    "百亿": 1e10,
+    "亿": 1e8,
+    "千万": 1e7,
+    "百万": 1e6,
+    "十万": 1e5,
+    "万": 1e4,
+    "千": 1e3,
+}
+_EN_SCALED = re.compile(r"(\d+(?:\.\d+)?)\s*(" + "|".join(sorted(_EN_SCALE, key=len, reverse=True)) + r")\b", re.I)
+_ZH_UNIT = re.compile("|".join(sorted(_ZH_SCALE, key=len, reverse=True)))
+
+
+def scale_mismatches(sentence: str, cited_normal: str) -> list[str]:
+    """A figure the sentence scales with a magnitude word ("17.66 billion") that the cited text
+    gives only at another magnitude ("17.66 万亿" is 17.66 trillion): "17.66 billion ≠ 17.66 万亿"
+    per such figure. `cited_normal` is the cited text NFKC-folded, thousands separators dropped."""
+    out = []
+    for m in _EN_SCALED.finditer(_THOUSANDS.sub("", unicodedata.normalize("NFKC", sentence))):
+        figure, word = m.group(1), m.group(2).lower()
+        scales = []
+        for at in re.finditer(rf"(?<![\d.]){re.escape(figure)}(?!\.?\d)", cited_normal):
+            unit = _ZH_UNIT.match(cited_normal, at.end() + (cited_normal[at.end() : at.end() + 1] == " "))
+            scales.append((_ZH_SCALE[unit.group(0)], unit.group(0)) if unit else (1.0, ""))
+        if scales and all(scale != _EN_SCALE[word] for scale, _ in scales):
+            out.append(f"{figure} {word} ≠ {figure}{scales[0][1] or ' (no magnitude)'}")
+    return out
 
 
 def numbers_of(text: str) -> list[str]:

@@ -73,4 +73,3 @@ def test_english_sentence_keeps_its_chinese_quote_one_click_away(stub: StubOpenA
     assert final.index(render._esc(quote), details_at) > details_at
     # "Copy for writing": the English text with a footnote that quotes the original sentence.
     assert "China has become" in writing and "[^1]" in writing and "主要贸易伙伴" in writing.split("[^1]:")[1]
-
