@@ -246,6 +246,7 @@ class Assistant:
             tuning=self.tuning,
             drop_unsupported=drop_unsupported,
             ground=draft.ground,
+            reattribute=bool(draft.ground),  # a writer's citation may point at the neighbouring quote
         )
 
     def _finish(self, context: Context, answerer: Answerer, draft: Draft, timings: dict[str, float]) -> Answer:

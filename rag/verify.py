@@ -88,11 +88,14 @@ def verify(
     drop_unsupported: bool = False,
     tuning: Tuning | None = None,
     ground: Mapping[int, str] | None = None,
+    reattribute: bool = False,
 ) -> Verified:
     """Check every sentence of `text` against the passages (numbered as the model saw them)
     it cites, and return the text to show with citations renumbered in order of first use.
     `ground` gives, per passage number, the text to check against instead of the passage's
-    (the quote the model was given, when it wrote from quotes)."""
+    (the quote the model was given, when it wrote from quotes). With `reattribute`, a sentence
+    its citations do not support is cited to the first other passage that supports it on its
+    own, when there is one (a note says so)."""
     text = _canonical_markers(text.strip())
     lead = EN_LEAD if text.startswith(EN_LEAD) else ""
     text = text[len(lead) :].strip()
@@ -109,6 +112,8 @@ def verify(
     texts = {n: (ground or {}).get(n) or c.text for n, c in passages.items()}
     for s in sentences:
         _judge(s, texts, bridge, thresholds)
+        if reattribute:
+            _reattribute(s, texts, bridge, thresholds)
     shown = [s for s in sentences if s.supported or not drop_unsupported]
     numbers = {n: i for i, n in enumerate(dict.fromkeys(n for s in shown for n in s.cited), 1)}
     best = {n: next(s.best[n] for s in shown if n in s.best) for n in numbers if any(n in s.best for s in shown)}
@@ -120,6 +125,7 @@ def verify(
     answer_lang = language_of(" ".join(s.body for s in sentences)) if sentences else question_lang
     out = _render(shown, numbers, answer_lang, lead)
     notes += [f"sentence {i} unsupported: {c.reason}" for i, c in enumerate(checks, 1) if not c.supported]
+    notes += [f"sentence {i}: {c.reason}" for i, c in enumerate(checks, 1) if "instead of" in c.reason]
     if drop_unsupported and len(shown) < len(sentences):
         notes.append(f"dropped {len(sentences) - len(shown)} unsupported sentence(s)")
     problem = _problem(sentences, answer_lang, question_lang, bool(lead))
@@ -175,6 +181,25 @@ def _judge(s: _Sentence, texts: Mapping[int, str], bridge: Encoder | None, thres
         s.supported, s.reason, s.best = check_sentence(
             s.body, [texts[n] for n in s.cited], bridge, s.cited, thresholds=thresholds
         )
+
+
+def _reattribute(
+    s: _Sentence, texts: Mapping[int, str], bridge: Encoder | None, thresholds: tuple[float, float]
+) -> None:
+    """An unsupported sentence (or one without a citation) that one other quote supports on its
+    own is cited to that quote instead, and says so: small writers often put the neighbouring
+    quote's number. The new citation passes the same check as any other."""
+    if s.supported or not texts:
+        return
+    for n in texts:
+        if n in s.cited:
+            continue
+        ok, reason, best = check_sentence(s.body, [texts[n]], bridge, [n], thresholds=thresholds)
+        if ok:
+            was = "".join(f"[{m}]" for m in s.cited) or "no citation"
+            s.cited, s.supported, s.best = [n], True, best
+            s.reason = f"{reason}; cited [{n}] instead of {was}, the quote that supports it"
+            return
 
 
 def check_sentence(

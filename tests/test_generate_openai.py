@@ -15,7 +15,7 @@ import rag
 from rag import prompts
 from rag.answer import ABSTAIN
 from rag.generate import LLMSettings, generate_answer, stream_answer
-from rag.verify import verify
+from rag.verify import check_sentence, verify
 from tests.openai_stub import StubOpenAI, quote_number, running
 
 pytestmark = pytest.mark.slow
@@ -243,3 +243,21 @@ def test_english_answer_over_chinese_passages_is_checked_across_languages(assist
     assert any("sentence 2 unsupported: figure 160" in note for note in answer.notes)
     assert "Answer in English" in server.requests[-1]["messages"][-1]["content"]
     assert "your answer is in English" in server.requests[-1]["messages"][0]["content"]
+
+
+def test_sentence_citing_the_neighbouring_quote_is_cited_to_the_quote_that_supports_it(assistant, server, llm) -> None:  # noqa: ANN001
+    """Small writers often put the wrong quote's number: the citation moves to the quote whose
+    words and figures the sentence has, and the notes say so."""
+    written = {}
+
+    def respond(messages: list[dict]) -> str:
+        quotes = [line.split("：", 1)[1] for line in messages[-1]["content"].splitlines() if line.startswith("[")]
+        # A later quote's sentence that quote 1 does not support ...
+        written["text"] = next(q for q in quotes[1:] if not check_sentence(q, [quotes[0]])[0])
+        return f"{written['text']}[1]"  # ... cited as quote 1
+
+    server.respond = respond
+    answer = generate_answer(assistant, "跨境物流面临哪些问题？", settings=llm)
+    assert answer.mode == "openai" and [s.supported for s in answer.sentences] == [True]
+    assert "instead of [1]" in answer.sentences[0].reason and any("instead of" in n for n in answer.notes)
+    assert rag.SOURCE_REF.sub("", answer.citations[0].sentence).strip() == written["text"].strip()
