@@ -5,9 +5,12 @@ Two forms of one rule, for the two kinds of model endpoint:
     cited_sentences_gbnf(numbers, lang)   a GBNF grammar for llama.cpp's constrained decoding
     cited_sentences_schema(numbers)       a JSON schema for servers with structured output
 
-Both allow either the abstention sentence or 1..MAX_SENTENCES sentences, each ending with one or
-more `[n]` from `numbers` (the quotes the model was given) and nothing else: a citation of a
-quote that does not exist, or a sentence without one, cannot be decoded. `render_json` turns a
+Both allow 1..MAX_SENTENCES sentences, each ending with one or more `[n]` from `numbers` (the
+quotes the model was given) and nothing else: a citation of a quote that does not exist, or a
+sentence without one, cannot be decoded. Neither allows the abstention sentence: whether the
+papers answer is decided before writing (rag.abstain, calibrated on the dev questions), and the
+quotes are the sentences chosen because they answer; given the choice, the 1.5B model abstained
+on answerable questions whose quotes held the answer. `render_json` turns a
 structured reply into the same text form, and `JsonSentences` does it while the reply streams.
 """
 
@@ -31,7 +34,7 @@ def _literal(text: str) -> str:
 
 
 def cited_sentences_gbnf(numbers: Iterable[int], lang: str) -> str:
-    """GBNF for llama.cpp: the abstention sentence, or sentences that each end `… [n][m].` or
+    """GBNF for llama.cpp: sentences that each end `… [n][m].` or
     `…. [n]` (Chinese: `…[n]。` or `…。[n]`) with n, m among `numbers`. A sentence's body holds no line break,
     bracket or sentence-ending mark; a decimal point between digits ("3.46") is allowed.
 
@@ -44,8 +47,7 @@ def cited_sentences_gbnf(numbers: Iterable[int], lang: str) -> str:
     more = f"sentence{{0,{MAX_SENTENCES - 1}}}" if lang == "zh" else f'(" " sentence){{0,{MAX_SENTENCES - 1}}}'
     return "\n".join(
         [
-            f"root ::= abstain | sentence {more}",
-            f"abstain ::= {_literal(ABSTAIN.get(lang, ABSTAIN['en']))}",
+            f"root ::= sentence {more}",
             # A citation may also open the sentence (small models like "[1] China is ..."); it must close
             # it, before or after the full stop: once a small model writes the stop, the grammar leaves
             # it nothing but a citation to write next (it rarely chooses "[" on its own).
@@ -60,7 +62,7 @@ def cited_sentences_gbnf(numbers: Iterable[int], lang: str) -> str:
 
 def cited_sentences_schema(numbers: Iterable[int]) -> dict[str, Any]:
     """JSON schema (OpenAI `response_format` json_schema, strict): {"sentences": [{"text": str,
-    "quotes": [n, ...]}, ...]}; an empty list is an abstention. Raises ValueError like the GBNF."""
+    "quotes": [n, ...]}, ...]} with 1..MAX_SENTENCES sentences. Raises ValueError like the GBNF."""
     valid = sorted(set(numbers))
     if not valid:
         raise ValueError("a cited answer needs at least one quote to cite")
@@ -75,7 +77,7 @@ def cited_sentences_schema(numbers: Iterable[int]) -> dict[str, Any]:
     }
     return {
         "type": "object",
-        "properties": {"sentences": {"type": "array", "items": sentence, "maxItems": MAX_SENTENCES}},
+        "properties": {"sentences": {"type": "array", "items": sentence, "minItems": 1, "maxItems": MAX_SENTENCES}},
         "required": ["sentences"],
         "additionalProperties": False,
     }
