@@ -33,31 +33,43 @@ def _literal(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)  # a GBNF string literal has JSON's escapes
 
 
+# Chinese script and CJK/full-width punctuation: kept out of an English answer's prose (a reader of
+# English gets English; the quote stays one click away), except as a short gloss in parentheses
+# after a translated name: "DHgate (敦煌网)".
+_CJK = "\\u3000-\\u303F\\u3400-\\u4DBF\\u4E00-\\u9FFF\\uF900-\\uFAFF\\uFF00-\\uFFEF"
+_HAN = "\\u3400-\\u4DBF\\u4E00-\\u9FFF"
+GLOSS_MAX_CHARS = 16
+
+
 def cited_sentences_gbnf(numbers: Iterable[int], lang: str) -> str:
-    """GBNF for llama.cpp: sentences that each end `… [n][m].` or
-    `…. [n]` (Chinese: `…[n]。` or `…。[n]`) with n, m among `numbers`. A sentence's body holds no line break,
-    bracket or sentence-ending mark; a decimal point between digits ("3.46") is allowed.
+    """GBNF for llama.cpp: 1..MAX_SENTENCES sentences that each end `… [n][m].` or `…. [n]`
+    (Chinese: `…[n]。` or `…。[n]`) with n, m among `numbers`. A sentence's body holds no line
+    break, bracket or sentence-ending mark; a decimal point between digits ("3.46") is allowed.
+    For an English answer the body holds no Chinese script or CJK punctuation, except a gloss of
+    up to GLOSS_MAX_CHARS Han characters in parentheses.
 
     Raises ValueError when `numbers` is empty (there is nothing to cite)."""
     valid = sorted(set(numbers))
     if not valid:
         raise ValueError("a cited answer needs at least one quote to cite")
     end = _END.get(lang, ".")
-    stops = "。！？；" if lang == "zh" else ".!?;。！？；"
+    stops = "。！？；" if lang == "zh" else ".!?;" + _CJK + "()"
     more = f"sentence{{0,{MAX_SENTENCES - 1}}}" if lang == "zh" else f'(" " sentence){{0,{MAX_SENTENCES - 1}}}'
-    return "\n".join(
-        [
-            f"root ::= sentence {more}",
-            # A citation may also open the sentence (small models like "[1] China is ..."); it must close
-            # it, before or after the full stop: once a small model writes the stop, the grammar leaves
-            # it nothing but a citation to write next (it rarely chooses "[" on its own).
-            f'sentence ::= (cite+ " "?)? first rest* (cite+ {_literal(end)} | {_literal(end)} " "? cite+)',
-            # The first character is not a space, digit-dot or closing mark: a sentence starts cleanly.
-            f'first ::= [^ \\t\\n\\[\\]{stops}] | [0-9] "." [0-9]',
-            f'rest ::= [^\\n\\[\\]{stops}] | [0-9] "." [0-9]',
-            "cite ::= " + " | ".join(_literal(f"[{n}]") for n in valid),
-        ]
-    )
+    extra = "" if lang == "zh" else " | gloss"
+    rules = [
+        f"root ::= sentence {more}",
+        # A citation may also open the sentence (small models like "[1] China is ..."); it must close
+        # it, before or after the full stop: once a small model writes the stop, the grammar leaves
+        # it nothing but a citation to write next (it rarely chooses "[" on its own).
+        f'sentence ::= (cite+ " "?)? first rest* (cite+ {_literal(end)} | {_literal(end)} " "? cite+)',
+        # The first character is not a space, digit-dot or closing mark: a sentence starts cleanly.
+        f'first ::= [^ \\t\\n\\[\\]{stops}] | [0-9] "." [0-9]',
+        f'rest ::= [^\\n\\[\\]{stops}] | [0-9] "." [0-9]{extra}',
+        "cite ::= " + " | ".join(_literal(f"[{n}]") for n in valid),
+    ]
+    if lang != "zh":
+        rules.append(f'gloss ::= "(" [^\\n\\[\\]()]{{1,{GLOSS_MAX_CHARS}}} ")"')
+    return "\n".join(rules)
 
 
 def cited_sentences_schema(numbers: Iterable[int]) -> dict[str, Any]:

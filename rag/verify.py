@@ -191,8 +191,13 @@ def _reattribute(
     quote's number. The new citation passes the same check as any other."""
     if s.supported or not texts:
         return
+    figures = numbers_of(s.body)
     for n in texts:
         if n in s.cited:
+            continue
+        # Across languages only with figures to anchor it: the cross-lingual similarity alone is too
+        # weak (README, "Citation verification") to pick another quote by.
+        if language_of(s.body) != language_of(texts[n]) and not figures:
             continue
         ok, reason, best = check_sentence(s.body, [texts[n]], bridge, [n], thresholds=thresholds)
         if ok:
