@@ -4,7 +4,7 @@ sentences verify, answer-key accuracy beside the extractive answer's, English qu
 in English, time to first token, tokens/s and peak RSS. Prints figures, asserts nothing.
 
     .venv/bin/python bench/bench_llm.py [--models models/a.gguf,models/b.gguf] [--questions eval/sets/dev.jsonl]
-                                        [--every 4] [--k 5] [--max-tokens 200]
+                                        [--every 4] [--k 5] [--max-tokens 400]
 
 Each model runs in its own process (`--child`), so its peak RSS is its own; the extractive
 answers are computed in the same child for the same questions. "Answer-key accuracy (quotes)"
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", default="eval/sets/dev.jsonl")
     parser.add_argument("--every", type=int, default=4, help="every Nth question (dev has 237)")
     parser.add_argument("--k", type=int, default=5)
-    parser.add_argument("--max-tokens", type=int, default=200)
+    parser.add_argument("--max-tokens", type=int, default=400)
     parser.add_argument("--out", default=None, help="write the per-question rows as JSON here")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

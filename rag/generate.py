@@ -24,7 +24,7 @@ from .answer import Context, Draft, abstention, answerer
 from .cite import citation_from_hit
 from .config import PROJECT_ROOT, coerce
 from .errors import ModelNotAvailableError, RagError
-from .grammar import JsonSentences, cited_sentences_gbnf, cited_sentences_schema, render_json
+from .grammar import MAX_SENTENCES, JsonSentences, cited_sentences_schema, quote_by_quote_gbnf, render_json
 from .text import CITATION_MARKER, is_instruction, language_of, strip_source_refs
 from .types import Answer, Citation, Turn
 
@@ -51,7 +51,7 @@ class LLMSettings:
     timeout: float = 120.0  # RAG_LLM_TIMEOUT, seconds per request
     model_path: Path = DEFAULT_GGUF  # RAG_LLM_MODEL_PATH, the GGUF file for llamacpp
     max_tokens: int = 400  # RAG_LLM_MAX_TOKENS
-    n_ctx: int = 4096  # RAG_LLM_N_CTX: five passages and the prompt take ~2,000 tokens
+    n_ctx: int = 2048  # RAG_LLM_N_CTX: the quotes and the prompt take 300-1,200 tokens, the answer <= max_tokens
     drop_unsupported: bool = False  # RAG_LLM_DROP_UNSUPPORTED: drop, rather than mark, unsupported sentences
     # RAG_LLM_STRUCTURED: how citations are enforced while decoding. "auto": a GBNF grammar with
     # llama.cpp, a JSON schema (response_format) with an OpenAI-compatible server, dropped for the
@@ -283,7 +283,7 @@ class GeneratedAnswerer:
             # Decided from retrieval alone: small models do not abstain on their own.
             yield abstention(context, "abstained before generation: the retrieved passages do not answer it")
             return
-        quotes = quote_citations(context)
+        quotes = quote_citations(context)[:MAX_SENTENCES]
         if not quotes:
             yield abstention(context, "abstained before generation: no sentence of the passages answers it")
             return
@@ -339,7 +339,7 @@ class GeneratedAnswerer:
         if self.llm.backend == "llamacpp":
             from llama_cpp import LlamaGrammar
 
-            return "grammar", LlamaGrammar.from_string(cited_sentences_gbnf(numbers, lang), verbose=False)
+            return "grammar", LlamaGrammar.from_string(quote_by_quote_gbnf(numbers, lang), verbose=False)
         if self.llm.backend == "openai" and not self._json_refused:
             schema = {"name": "cited_answer", "schema": cited_sentences_schema(numbers), "strict": True}
             return "json", {"type": "json_schema", "json_schema": schema}
@@ -372,6 +372,8 @@ def _write_chain(model: Any, lang: str, constraint: tuple[str, Any]) -> Any:
 
     kind, value = constraint
     system = prompts.WRITE_SYSTEM[lang] + (prompts.JSON_REPLY[lang] if kind == "json" else "")
+    if kind == "grammar":  # one sentence per quote, as the grammar has it
+        system = re.sub(r"^1\. .*$", lambda _: prompts.PER_QUOTE[lang], system, count=1, flags=re.M)
     prompt = ChatPromptTemplate.from_messages([("system", system), ("human", prompts.WRITE_HUMAN[lang])])
     if kind == "grammar":
         model = model.bind(grammar=value)

@@ -2,16 +2,17 @@
 
 Two forms of one rule, for the two kinds of model endpoint:
 
-    cited_sentences_gbnf(numbers, lang)   a GBNF grammar for llama.cpp's constrained decoding
-    cited_sentences_schema(numbers)       a JSON schema for servers with structured output
+    quote_by_quote_gbnf(numbers, lang)    a GBNF grammar for llama.cpp's constrained decoding:
+                                          one sentence per quote, the k-th citing quote k
+    cited_sentences_schema(numbers)       a JSON schema for servers with structured output:
+                                          1..MAX_SENTENCES sentences citing quotes among `numbers`
 
-Both allow 1..MAX_SENTENCES sentences, each ending with one or more `[n]` from `numbers` (the
-quotes the model was given) and nothing else: a citation of a quote that does not exist, or a
-sentence without one, cannot be decoded. Neither allows the abstention sentence: whether the
-papers answer is decided before writing (rag.abstain, calibrated on the dev questions), and the
-quotes are the sentences chosen because they answer; given the choice, the 1.5B model abstained
-on answerable questions whose quotes held the answer. `render_json` turns a
-structured reply into the same text form, and `JsonSentences` does it while the reply streams.
+In both a citation of a quote that does not exist, or a sentence without one, cannot be
+decoded. Neither allows the abstention sentence: whether the papers answer is decided before
+writing (rag.abstain, calibrated on the dev questions), and the quotes are the sentences chosen
+because they answer; given the choice, the 1.5B model abstained on answerable questions whose
+quotes held the answer. `render_json` turns a structured reply into the text form, and
+`JsonSentences` does it while the reply streams.
 """
 
 from __future__ import annotations
@@ -23,9 +24,15 @@ from typing import Any
 
 from .answer import ABSTAIN
 
-__all__ = ["MAX_SENTENCES", "JsonSentences", "cited_sentences_gbnf", "cited_sentences_schema", "render_json"]
+__all__ = [
+    "MAX_SENTENCES",
+    "JsonSentences",
+    "cited_sentences_schema",
+    "quote_by_quote_gbnf",
+    "render_json",
+]
 
-MAX_SENTENCES = 5  # an answer to read and paste, not an essay; the prompt asks for at most this many
+MAX_SENTENCES = 6  # an answer to read and paste, not an essay; also the most quotes a writer is given
 _END = {"zh": "。", "en": "."}
 
 
@@ -41,35 +48,39 @@ _HAN = "\\u3400-\\u4DBF\\u4E00-\\u9FFF"
 GLOSS_MAX_CHARS = 16
 
 
-def cited_sentences_gbnf(numbers: Iterable[int], lang: str) -> str:
-    """GBNF for llama.cpp: 1..MAX_SENTENCES sentences that each end `… [n][m].` or `…. [n]`
-    (Chinese: `…[n]。` or `…。[n]`) with n, m among `numbers`. A sentence's body holds no line
-    break, bracket or sentence-ending mark; a decimal point between digits ("3.46") is allowed.
-    For an English answer the body holds no Chinese script or CJK punctuation, except a gloss of
-    up to GLOSS_MAX_CHARS Han characters in parentheses.
-
-    Raises ValueError when `numbers` is empty (there is nothing to cite)."""
-    valid = sorted(set(numbers))
-    if not valid:
+def quote_by_quote_gbnf(numbers: Sequence[int], lang: str) -> str:
+    """GBNF for a small local writer: exactly one sentence per quote, in the quotes' order, the
+    k-th ending with the k-th quote's `[n]` (before or after its full stop). Left free, the 1.5B
+    model wrote one sentence from the first quote and stopped (answer keys of the other quotes
+    lost); this way every chosen quote is carried into the answer, reworded in the question's
+    language. A sentence's body holds no line break, bracket or sentence-ending mark (a decimal
+    point between digits, "3.46", is allowed); for an English answer, no Chinese script or CJK
+    punctuation either, except a gloss of up to GLOSS_MAX_CHARS characters in parentheses after a
+    translated name. Raises ValueError for no numbers."""
+    if not numbers:
         raise ValueError("a cited answer needs at least one quote to cite")
-    end = _END.get(lang, ".")
+    end = _literal(_END.get(lang, "."))
+    sep = "" if lang == "zh" else '" " '
+    body = _body_rules(lang)
+    sentences = [
+        f's{i} ::= first rest* ({_literal(f"[{n}]")} {end} | {end} " "? {_literal(f"[{n}]")})'
+        for i, n in enumerate(numbers, 1)
+    ]
+    root = "root ::= " + " ".join(f"{sep if i > 1 else ''}s{i}" for i in range(1, len(numbers) + 1))
+    return "\n".join([root, *sentences, *body])
+
+
+def _body_rules(lang: str) -> list[str]:
     stops = "。！？；" if lang == "zh" else ".!?;" + _CJK + "()"
-    more = f"sentence{{0,{MAX_SENTENCES - 1}}}" if lang == "zh" else f'(" " sentence){{0,{MAX_SENTENCES - 1}}}'
     extra = "" if lang == "zh" else " | gloss"
     rules = [
-        f"root ::= sentence {more}",
-        # A citation may also open the sentence (small models like "[1] China is ..."); it must close
-        # it, before or after the full stop: once a small model writes the stop, the grammar leaves
-        # it nothing but a citation to write next (it rarely chooses "[" on its own).
-        f'sentence ::= (cite+ " "?)? first rest* (cite+ {_literal(end)} | {_literal(end)} " "? cite+)',
         # The first character is not a space, digit-dot or closing mark: a sentence starts cleanly.
         f'first ::= [^ \\t\\n\\[\\]{stops}] | [0-9] "." [0-9]',
         f'rest ::= [^\\n\\[\\]{stops}] | [0-9] "." [0-9]{extra}',
-        "cite ::= " + " | ".join(_literal(f"[{n}]") for n in valid),
     ]
     if lang != "zh":
         rules.append(f'gloss ::= "(" [^\\n\\[\\]()]{{1,{GLOSS_MAX_CHARS}}} ")"')
-    return "\n".join(rules)
+    return rules
 
 
 def cited_sentences_schema(numbers: Iterable[int]) -> dict[str, Any]:

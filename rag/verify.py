@@ -220,7 +220,15 @@ def check_sentence(
     numbers = list(numbers) if numbers is not None else list(range(1, len(texts) + 1))
     body = _LIST_PREFIX.sub("", sentence)
     cited = _normal("\n".join(texts))
-    missing = [f for f in numbers_of(body) if not _has_figure(cited, f)]
+    amounts = quantities(cited)
+    scaled = {figure: value for figure, _word, value in _scaled(body)}
+    # A figure is there as written, or (scaled by a magnitude word) as the same amount: "821 billion"
+    # is the quote's "8210 亿".
+    missing = [
+        f
+        for f in numbers_of(body)
+        if not _has_figure(cited, f) and not (f in scaled and _amount_in(scaled[f], amounts))
+    ]
     parts = {n: [t[a:b] for a, b in split_sentences(t)] or [t] for n, t in zip(numbers, texts, strict=True)}
     if language_of(body) == language_of("".join(texts)) or bridge is None:
         score_of = _coverage_scorer(body)
@@ -232,7 +240,7 @@ def check_sentence(
     best = {n: max(p, key=score_of) for n, p in parts.items()}
     if missing:
         return False, f"figure {', '.join(missing)} not in the cited passage(s)", best
-    wrong_scale = scale_mismatches(body, cited)
+    wrong_scale = scale_mismatches(body, cited, amounts)
     if wrong_scale:
         return False, f"{'; '.join(wrong_scale)} in the cited passage(s)", best
     if score < threshold:
@@ -258,19 +266,44 @@ _EN_SCALED = re.compile(r"(\d+(?:\.\d+)?)\s*(" + "|".join(sorted(_EN_SCALE, key=
 _ZH_UNIT = re.compile("|".join(sorted(_ZH_SCALE, key=len, reverse=True)))
 
 
-def scale_mismatches(sentence: str, cited_normal: str) -> list[str]:
+def _scaled(sentence: str) -> list[tuple[str, str, float]]:
+    """(figure, magnitude word, amount) for each "17.66 billion" of an English sentence."""
+    text = _THOUSANDS.sub("", unicodedata.normalize("NFKC", sentence))
+    return [
+        (m.group(1), m.group(2).lower(), float(m.group(1)) * _EN_SCALE[m.group(2).lower()])
+        for m in _EN_SCALED.finditer(text)
+    ]
+
+
+def quantities(cited_normal: str) -> dict[float, str]:
+    """Every figure of a (normalised) Chinese text as an amount, its magnitude unit applied:
+    {1.766e13: "17.66万亿", 150.0: "150", ...}."""
+    out: dict[float, str] = {}
+    for m in _FIGURE.finditer(cited_normal):
+        after = m.end() + (cited_normal[m.end() : m.end() + 1] == " ")
+        unit = _ZH_UNIT.match(cited_normal, after)
+        value = float(m.group(0)) * (_ZH_SCALE[unit.group(0)] if unit else 1.0)
+        out.setdefault(value, m.group(0) + (unit.group(0) if unit else ""))
+    return out
+
+
+def _amount_in(value: float, amounts: dict[float, str]) -> bool:
+    return any(abs(value - a) <= 1e-6 * max(abs(a), 1.0) for a in amounts)
+
+
+def scale_mismatches(sentence: str, cited_normal: str, amounts: dict[float, str] | None = None) -> list[str]:
     """A figure the sentence scales with a magnitude word ("17.66 billion") that the cited text
-    gives only at another magnitude ("17.66 万亿" is 17.66 trillion): "17.66 billion ≠ 17.66 万亿"
-    per such figure. `cited_normal` is the cited text NFKC-folded, thousands separators dropped."""
+    has as written but at another magnitude ("17.66 万亿" is 17.66 trillion): "17.66 billion ≠
+    17.66万亿" per such figure. `cited_normal` is the cited text NFKC-folded, thousands separators
+    dropped (as check_sentence has it)."""
+    amounts = quantities(cited_normal) if amounts is None else amounts
     out = []
-    for m in _EN_SCALED.finditer(_THOUSANDS.sub("", unicodedata.normalize("NFKC", sentence))):
-        figure, word = m.group(1), m.group(2).lower()
-        scales = []
-        for at in re.finditer(rf"(?<![\d.]){re.escape(figure)}(?!\.?\d)", cited_normal):
-            unit = _ZH_UNIT.match(cited_normal, at.end() + (cited_normal[at.end() : at.end() + 1] == " "))
-            scales.append((_ZH_SCALE[unit.group(0)], unit.group(0)) if unit else (1.0, ""))
-        if scales and all(scale != _EN_SCALE[word] for scale, _ in scales):
-            out.append(f"{figure} {word} ≠ {figure}{scales[0][1] or ' (no magnitude)'}")
+    for figure, word, value in _scaled(sentence):
+        if _has_figure(cited_normal, figure) and not _amount_in(value, amounts):
+            given = next(
+                (label for label in amounts.values() if re.match(rf"{re.escape(figure)}(?!\.?\d)", label)), figure
+            )
+            out.append(f"{figure} {word} ≠ {given}")
     return out
 
 

@@ -11,22 +11,25 @@ import pytest
 
 from rag.answer import ABSTAIN
 from rag.generate import cites_before_stop
-from rag.grammar import MAX_SENTENCES, JsonSentences, cited_sentences_gbnf, cited_sentences_schema, render_json
-from rag.verify import check_sentence, scale_mismatches, verify
+from rag.grammar import MAX_SENTENCES, JsonSentences, cited_sentences_schema, quote_by_quote_gbnf, render_json
+from rag.verify import _normal, check_sentence, scale_mismatches, verify
 
 QUOTE_2024 = "2024 年中国跨境电商市场规模飙升至 17.66 万亿元，与 2023 年的 16.85 万亿元相比，实现了 4.8%的同比增长。"
 QUOTE_EXPORT = "其中出口量占据显著地位，达到 8210 亿元。"
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
-def test_grammar_allows_only_the_given_citations(lang: str) -> None:
-    gbnf = cited_sentences_gbnf([3, 1, 2], lang)
-    cites = next(line for line in gbnf.splitlines() if line.startswith("cite ::="))
-    assert cites == 'cite ::= "[1]" | "[2]" | "[3]"'
+def test_grammar_asks_one_sentence_per_quote_citing_it(lang: str) -> None:
+    gbnf = quote_by_quote_gbnf([1, 2, 3], lang)
+    rules = dict(line.split(" ::= ", 1) for line in gbnf.splitlines())
+    assert rules["root"] == ("s1 s2 s3" if lang == "zh" else 's1 " " s2 " " s3')
+    for k in (1, 2, 3):  # the k-th sentence can end with quote k's number only
+        assert f'"[{k}]"' in rules[f"s{k}"] and not any(f'"[{j}]"' in rules[f"s{k}"] for j in (1, 2, 3) if j != k)
     assert ABSTAIN[lang] not in gbnf  # whether to abstain is decided before writing
-    assert f"{{0,{MAX_SENTENCES - 1}}}" in gbnf
+    if lang == "en":  # Chinese script stays out of English prose, except a gloss in parentheses
+        assert "\\u4E00-\\u9FFF" in rules["rest"] and "gloss" in rules["rest"]
     with pytest.raises(ValueError, match="at least one quote"):
-        cited_sentences_gbnf([], lang)
+        quote_by_quote_gbnf([], lang)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("llama_cpp") is None, reason="llama-cpp-python is not installed")
@@ -34,7 +37,7 @@ def test_grammar_allows_only_the_given_citations(lang: str) -> None:
 def test_llama_cpp_parses_the_grammar(lang: str) -> None:
     from llama_cpp import LlamaGrammar
 
-    assert LlamaGrammar.from_string(cited_sentences_gbnf(range(1, 9), lang), verbose=False) is not None
+    assert LlamaGrammar.from_string(quote_by_quote_gbnf(range(1, MAX_SENTENCES + 1), lang), verbose=False)
 
 
 def test_schema_enumerates_the_quote_numbers() -> None:
@@ -94,7 +97,20 @@ def _passage(n: int):  # noqa: ANN202
     ],
 )
 def test_figure_at_the_wrong_magnitude_is_unsupported(sentence: str, quote: str, wrong: bool) -> None:
-    assert bool(scale_mismatches(sentence, quote)) is wrong
+    assert bool(scale_mismatches(sentence, _normal(quote))) is wrong
     supported, reason, _ = check_sentence(sentence, [quote])
     if wrong:
         assert not supported and "≠" in reason
+
+
+@pytest.mark.parametrize(
+    ("sentence", "quote", "supported"),
+    [
+        ("Exports reached 821 billion yuan in 2023.", QUOTE_EXPORT + "2023 年", True),  # 8210 亿 = 821 billion
+        ("The market reached 17,660 billion yuan in 2024.", QUOTE_2024, True),  # 17.66 万亿 = 17,660 billion
+        ("Exports reached 82.1 billion yuan in 2023.", QUOTE_EXPORT + "2023 年", False),  # ten times too small
+    ],
+)
+def test_the_same_amount_in_other_digits_is_the_quotes_figure(sentence: str, quote: str, supported: bool) -> None:
+    ok, reason, _ = check_sentence(sentence, [quote])
+    assert "figure" not in reason if supported else ("not in the cited passage" in reason and not ok)
