@@ -493,9 +493,23 @@ class MilvusIndex:
                 f"No index in the {self.where}. Build it with `rag index` (RAG_STORE=milvus), or check "
                 "RAG_MILVUS_URI and RAG_MILVUS_COLLECTION."
             )
+        self._check_parts(name)
         self._load_collections(name)
         self._check_schema(name)
         return name
+
+    def _check_parts(self, name: str) -> None:
+        """The alias's generation has the companions this version writes: one laid out by another
+        version of rag (or by another program) is refused with "rebuild" rather than failing to
+        load a collection that is not there."""
+        names = set(self._call("list collections", self._client.list_collections))
+        missing = [part for part in self._collections(name) if part not in names]
+        if missing:
+            raise IndexMismatchError(
+                f"The {self.where} ({name}) is not laid out as this version of rag writes it (no "
+                f"{', '.join(missing)}): another version of rag or another program wrote it. Rebuild it with "
+                "`rag index --rebuild`; the alias switches to the new collection when it is complete."
+            )
 
     def _load_collections(self, name: str) -> None:
         """Collections are searchable once loaded; a new process finds them released (Lite

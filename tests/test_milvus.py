@@ -229,6 +229,22 @@ def test_another_schema_version_is_detected_and_a_rebuild_advised(
         reader.load()
 
 
+def test_a_generation_laid_out_otherwise_is_refused_and_a_rebuild_replaces_it(tmp_path: Path, data) -> None:  # noqa: ANN001
+    """A schema change that is not in the stored record: the alias's generation lacks a collection
+    this version writes (as one written by another version of rag, or another program, would).
+    Real Milvus Lite, the collection really dropped: refused with "rebuild", then rebuilt."""
+    writer = MilvusIndex(tmp_path / "rag.db")
+    first = writer.write(data)
+    writer._client.drop_collection(f"{first}_sentences")
+    with pytest.raises(rag.IndexMismatchError) as caught:
+        MilvusIndex(tmp_path / "rag.db").load()
+    message = str(caught.value)
+    assert f"{first}_sentences" in message and "rag index --rebuild" in message and str(tmp_path) in message
+    second = writer.write(data)  # what `rag index --rebuild` does: a new generation, the old one dropped
+    assert writer._generations() == [second]
+    assert MilvusIndex(tmp_path / "rag.db").load().chunks == data.chunks
+
+
 def test_a_missing_index_says_how_to_build_it(tmp_path: Path) -> None:
     with pytest.raises(rag.IndexNotFoundError, match="rag index"):
         MilvusIndex(tmp_path / "empty.db").load()
