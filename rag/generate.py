@@ -259,7 +259,7 @@ class GeneratedAnswerer:
                 "RAG_LLM_MODEL) or RAG_LLM=llamacpp (after `make llm`), or ask in extractive mode."
             )
         self._model = chat_model
-        self._json_refused = False
+        self._json_form = 0  # index into JSON_FORMATS: the structured output this server takes
         self.drop_unsupported = self.llm.drop_unsupported
 
     @property
@@ -311,16 +311,17 @@ class GeneratedAnswerer:
                     if piece:
                         shown.append(piece)
                         yield piece
-        except ModelCallError as exc:
-            yield Draft("", quotes, failure=f"the language model failed: {exc}", timings_ms=timings)
-            return
         except ModelNotAvailableError as exc:
-            if constraint[0] != "json" or parts:
+            if constraint[0] == "json" and not parts and _refuses_format(exc):
+                # This server does not take this form of structured output: the next form (or the
+                # prompt alone) for the rest of the process.
+                logger.warning("%s; trying %s", exc, JSON_FORMATS[self._json_form + 1] or "the prompt alone")
+                self._json_form += 1
+                yield from self.stream(context)
+                return
+            if not isinstance(exc, ModelCallError):
                 raise
-            # The server refused the JSON schema (HTTP 4xx): the prompt alone from now on.
-            logger.warning("%s; writing without structured output from now on", exc)
-            self._json_refused = True
-            yield from self.stream(context)
+            yield Draft("", quotes, failure=f"the language model failed: {exc}", timings_ms=timings)
             return
         timings["generate"] = (time.perf_counter() - t0) * 1000
         raw = "".join(parts)
@@ -342,10 +343,29 @@ class GeneratedAnswerer:
             from llama_cpp import LlamaGrammar
 
             return "grammar", LlamaGrammar.from_string(quote_by_quote_gbnf(numbers, lang), verbose=False)
-        if self.llm.backend == "openai" and not self._json_refused:
-            schema = {"name": "cited_answer", "schema": cited_sentences_schema(numbers), "strict": True}
-            return "json", {"type": "json_schema", "json_schema": schema}
+        form = JSON_FORMATS[self._json_form]
+        if self.llm.backend == "openai" and form is not None:
+            schema = cited_sentences_schema(numbers)
+            if form == "json_schema":  # OpenAI, vLLM, Ollama, LM Studio
+                return "json", {
+                    "type": "json_schema",
+                    "json_schema": {"name": "cited_answer", "schema": schema, "strict": True},
+                }
+            return "json", {"type": "json_object", "schema": schema}  # llama_cpp.server
         return "off", None
+
+
+# The forms of structured output tried in turn with an OpenAI-compatible server, then None (the
+# prompt alone). llama_cpp.server answers OpenAI's "json_schema" with HTTP 500 and takes its own
+# {"type": "json_object", "schema": ...}.
+JSON_FORMATS = ("json_schema", "json_object", None)
+
+
+def _refuses_format(exc: Exception) -> bool:
+    """The server rejected the request's response_format (as HTTP 400/422, or 500 from a server
+    that validates late), rather than failing on its own."""
+    text = str(exc).lower()
+    return "response_format" in text or "json_schema" in text or " 400" in text or " 422" in text
 
 
 def quote_citations(context: Context) -> tuple[Citation, ...]:

@@ -41,17 +41,22 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = _free_port()
+    threads = LLMSettings().threads  # as the in-process writer: one core left to the rest
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(DEFAULT_GGUF), "--host", "127.0.0.1",
-           "--port", str(port), "--n_ctx", "2048", "--n_threads", str(os.cpu_count() or 1)]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+           "--port", str(port), "--n_ctx", "2048", "--n_threads", str(threads)]  # fmt: skip
+    # The server logs a lot while loading: to a file, not a pipe nobody reads (a full pipe blocks it).
+    log = tmp_path_factory.mktemp("llama-server") / "server.log"
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}  # as rag.generate loads llama.cpp
+    with log.open("wb") as sink:
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True, env=env)
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 180
+        deadline = time.monotonic() + 300
         while True:
             if proc.poll() is not None:
-                raise AssertionError(f"llama_cpp.server exited: {proc.stderr.read().decode()[-2000:]}")
+                raise AssertionError(f"llama_cpp.server exited: {log.read_text(errors='replace')[-2000:]}")
             try:
                 with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
                     if r.status == 200:
@@ -59,7 +64,9 @@ def server() -> Iterator[str]:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError("llama_cpp.server did not start within 180 s")
+                raise AssertionError(
+                    f"llama_cpp.server did not start within 300 s: {log.read_text(errors='replace')[-2000:]}"
+                )
             time.sleep(0.5)
         yield url
     finally:
