@@ -122,8 +122,12 @@ def disk_mb(index: Path) -> float:
     return sum(f.stat().st_size for g in gens for f in g.rglob("*") if f.is_file()) / 2**20
 
 
-def serve_rss(index: Path, corpus: Path, store_env: dict[str, str] | None = None) -> float:
-    """Peak RSS (MB) of `rag serve` on the index once it is up and has answered a question."""
+SERVE_START_S = 1800  # a 100k library on Milvus Lite took over 600 s to open under load (its warm child: 15 min)
+
+
+def serve_rss(index: Path, corpus: Path, log: Path, store_env: dict[str, str] | None = None) -> float:
+    """Peak RSS (MB) of `rag serve` on the index once it is up and has answered a question
+    (its output in `log`)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -140,10 +144,15 @@ def serve_rss(index: Path, corpus: Path, store_env: dict[str, str] | None = None
         "--port",
         str(port),
     ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    out = open(log, "w", encoding="utf-8")  # noqa: SIM115 - closed in finally, after the server
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, env=env)
     try:
-        deadline = time.monotonic() + 600
-        while time.monotonic() < deadline:
+        started = time.monotonic()
+        while True:
+            if proc.poll() is not None:
+                raise SystemExit(f"rag serve exited ({proc.returncode}) before it listened; see {log}")
+            if time.monotonic() - started > SERVE_START_S:
+                raise SystemExit(f"rag serve did not listen within {SERVE_START_S} s; see {log}")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
@@ -157,6 +166,7 @@ def serve_rss(index: Path, corpus: Path, store_env: dict[str, str] | None = None
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+        out.close()
 
 
 def cold_ask(index: Path, corpus: Path, runs: int = 3, env: dict[str, str] | None = None) -> float:
@@ -273,8 +283,27 @@ def main() -> int:
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
         parser.error(f"unknown size {unknown[0]!r}; choose from {', '.join(SIZES)}")
+    if "100k" in sizes and not {"1k", "10k"} & set(sizes[: sizes.index("100k")]):
+        parser.error("100k repeats the 10k library: put 10k (or 1k) before it in --sizes")
     args.work.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, object]] = []
+    search_rows: list[dict[str, float]] = []
+    try:
+        measure(args, sizes, rows, search_rows)
+    finally:  # a step failing hours into a run (a server too slow to start) keeps the rows measured before it
+        print_tables(rows, search_rows)
+        save(args.work, rows, search_rows)
+    return 0
+
+
+def save(work: Path, rows: list[dict[str, object]], search_rows: list[dict[str, float]]) -> None:
+    (work / "results.json").write_text(json.dumps({"libraries": rows, "dense_search": search_rows}, indent=1))
+
+
+def measure(
+    args: argparse.Namespace, sizes: list[str], rows: list[dict[str, object]], search_rows: list[dict[str, float]]
+) -> None:
+    """Fill rows and search_rows, saving them to results.json as each row's figures come in."""
     real_source: Path | None = None
     for size in sizes:
         n = SIZES[size]
@@ -291,30 +320,34 @@ def main() -> int:
             row.update(index_s=wall, index_rss_mb=rss)
             real_source = index
         elif size == "100k":
-            if real_source is None:
-                parser.error("100k repeats the 10k library: put 10k (or 1k) before it in --sizes")
+            assert real_source is not None  # main checked the order of --sizes
             corpus = args.work / f"corpus-{'10k' if (args.work / 'index-10k').is_dir() else '1k'}"
             print(f"[{size}] repeating {real_source.name} …", file=sys.stderr, flush=True)
             t = time.perf_counter()
             rag.scale_library(real_source, index, n)
             row.update(index_s=time.perf_counter() - t, index_rss_mb=None, synthetic=True)
+        rows.append(row)
         if size != "1m":
             print(f"[{size}] serving …", file=sys.stderr, flush=True)
             w = warm(index, corpus, args.questions)
-            row.update(
-                w, disk_mb=disk_mb(index), serve_rss_mb=serve_rss(index, corpus), cold_ask_s=cold_ask(index, corpus)
-            )
+            row.update(w, disk_mb=disk_mb(index))
             row["chunks_per_s"] = None if row.get("synthetic") else w["chunks"] / float(row["index_s"])  # type: ignore[arg-type]
-        rows.append(row)
+            save(args.work, rows, search_rows)
+            row.update(serve_rss_mb=serve_rss(index, corpus, args.work / f"serve-{size}.log"))
+            row.update(cold_ask_s=cold_ask(index, corpus))
+            save(args.work, rows, search_rows)
         if size != "1m" and "milvus" in args.stores.split(","):
             env = store_env("milvus", args.work, size)
             assert env is not None
             print(f"[{size}] copying into Milvus Lite and serving from it …", file=sys.stderr, flush=True)
             mrow: dict[str, object] = {"size": size, "store": "Milvus Lite", "synthetic": row.get("synthetic")}
+            rows.append(mrow)
             mrow.update(copy_to_milvus(index, corpus, env, args.work / f"milvus-{size}.log"))
             mrow.update(warm(index, corpus, args.questions, env), disk_mb=path_mb(Path(env["RAG_MILVUS_URI"])))
-            mrow.update(serve_rss_mb=serve_rss(index, corpus, env), cold_ask_s=cold_ask(index, corpus, env=env))
-            rows.append(mrow)
+            save(args.work, rows, search_rows)
+            mrow.update(serve_rss_mb=serve_rss(index, corpus, args.work / f"serve-milvus-{size}.log", env))
+            mrow.update(cold_ask_s=cold_ask(index, corpus, env=env))
+            save(args.work, rows, search_rows)
     built = [
         args.work / f"index-{size}"
         for size in ("10k", "1k")
@@ -323,13 +356,10 @@ def main() -> int:
     source = real_source or (built[0] if built else rag.Settings.load().index_dir)  # a 1m-only run reuses 10k's
     encoder = rag.dense_encoder(rag.Settings.load())
     queries = list(encoder.encode_queries(dev_questions(args.questions)))
-    search_rows = []
     for size in sizes:
         print(f"[{size}] dense search, exact vs HNSW …", file=sys.stderr, flush=True)
         search_rows.append({"size": size, **dense_search(source, SIZES[size], queries)})
-    print_tables(rows, search_rows)
-    (args.work / "results.json").write_text(json.dumps({"libraries": rows, "dense_search": search_rows}, indent=1))
-    return 0
+        save(args.work, rows, search_rows)
 
 
 def _f(value: object, fmt: str) -> str:
@@ -349,9 +379,10 @@ def print_tables(rows: list[dict[str, object]], search_rows: list[dict[str, floa
         name += f", {r['store']}" if r.get("store") else ""
         print(
             f"| {name} | {r['chunks']:,} | {_f(r.get('chunks_per_s'), '.1f')} | {_f(r.get('index_rss_mb'), '.0f')} | "
-            f"{r['disk_mb']:.0f} | {r['serve_rss_mb']:.0f} | {r['load_s']:.1f} | {r['embed_p50']:.0f} | "
+            f"{_f(r.get('disk_mb'), '.0f')} | {_f(r.get('serve_rss_mb'), '.0f')} | {r['load_s']:.1f} | "
+            f"{r['embed_p50']:.0f} | "
             f"{r['search_p50']:.0f} / {r['search_p95']:.0f} | {r['retrieve_p50']:.0f} / {r['retrieve_p95']:.0f} | "
-            f"{r['total_p50']:.0f} / {r['total_p95']:.0f} | {r['cold_ask_s']:.1f} |"
+            f"{r['total_p50']:.0f} / {r['total_p95']:.0f} | {_f(r.get('cold_ask_s'), '.1f')} |"
         )
     print()
     print(f"Dense search, one thread, {len(search_rows) and 'dev questions'} (exact up to {rag.EXACT_SEARCH_LIMIT:,}):")
