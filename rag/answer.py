@@ -121,8 +121,7 @@ class Extractive:
     def draft(self, context: Context) -> Draft:
         if context.decision.abstain or not context.hits:
             return abstention(context)
-        chosen = list(context.quotes) or self.choose(context.query, context.hits, context.evidence)
-        text, citations = compose(chosen, context.lang, context.papers)
+        text, citations = compose(list(context.quotes), context.lang, context.papers)
         return Draft(text, citations, quoted=True)
 
     def choose(self, query: Query, hits: Sequence[Hit], evidence: Sequence[Evidence]) -> list[Evidence]:

@@ -299,6 +299,7 @@ class GeneratedAnswerer:
         shown: list[str] = []
         timings: dict[str, float] = {}
         json_reply = JsonSentences(lang, numbers) if constraint[0] == "json" else None
+        is_json: bool | None = None  # decided by the reply's first non-blank piece
         try:
             with _model_errors(self.llm, self.model):
                 for token in chain.stream(inputs):
@@ -306,7 +307,9 @@ class GeneratedAnswerer:
                         timings["first_token"] = (time.perf_counter() - t0) * 1000
                     parts.append(token)
                     piece = token
-                    if json_reply is not None and "".join(parts).lstrip().startswith("{"):
+                    if json_reply is not None and is_json is None and token.strip():
+                        is_json = token.lstrip().startswith("{")
+                    if is_json:
                         piece = json_reply.feed(token)
                     if piece:
                         shown.append(piece)
