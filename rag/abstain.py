@@ -237,7 +237,7 @@ class Abstainer:
         else:
             words = [w for w in tokenize(query.text) if len(w) > 1 or not HAN.match(w)]
             words = [w for w in words if not any(w != longer and w in longer for longer in words)]  # longest forms
-        shapes = [shape(name) for name in ("list", "how_many", "quantity")]
+        shapes = [shape(name) for name in ("list", "how_many", "quantity", "when", "which")]  # question words
         return [
             w
             for w in dict.fromkeys(words)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from .cite import citation_from_hit
-from .text import has_figure, language_of, near_duplicate, shape, strip_source_refs, word_set
+from .text import YEAR, has_figure, language_of, near_duplicate, shape, strip_source_refs, word_set
 from .types import Citation, Hit, Paper
 
 if TYPE_CHECKING:
@@ -163,11 +163,59 @@ class Extractive:
             with_figure = next((ev for ev in depth if has_figure(ev.text) and ev not in chosen), None)
             if with_figure is not None:
                 chosen.append(with_figure)
+        chosen = self.cover_facets(query, evidence, chosen)
         if shape("multi_paper").search(query.form) or (how_many and self.tuning.figures_from_every_paper):
             chosen += self.other_papers(query, evidence, chosen, how_many)  # both sides of a disagreement
         if wants_list:
             chosen = self.continue_enumerations(evidence, chosen, t.list_max_sentences)
         return sorted(chosen, key=lambda ev: (ev.hit.rank, ev.start))  # the papers' order
+
+    def cover_facets(self, query: Query, evidence: list[Evidence], chosen: list[Evidence]) -> list[Evidence]:
+        """Every part of a question gets a sentence: each year it names, a date when it asks
+        when, and each of the questions joined in it ("…从哪一年开始？广西有哪些…",
+        `sub_question_joints`). A part no chosen sentence answers takes the best sentence among
+        the first Tuning.facet_search_depth that does: for a year, one stating it and at least
+        Tuning.facet_min_coverage of the question's idf-weighted topic terms (of several years
+        compared, the one of each year that holds the most of them); for a when-question,
+        one with a year and one of the part's terms; otherwise one holding that share of the
+        part's terms (topic terms are read from Chinese text only: an English question's words
+        are not the papers' words)."""
+        t = self.tuning
+        depth = evidence[: t.facet_search_depth]
+        out = list(chosen)
+
+        def take(fits) -> None:
+            if any(fits(ev) for ev in out):
+                return
+            found = next((ev for ev in depth if fits(ev) and not any(near_duplicate(ev.text, c.text) for c in out)), None)
+            if found is not None:
+                out.append(found)
+
+        topic = self.part_terms(query.text)
+        years = list(dict.fromkeys(YEAR.findall(query.text)))
+        for year in years:  # a figure of that year, about the topic
+            stating = [ev for ev in depth if year in ev.text and _coverage(topic, ev.text) >= t.facet_min_coverage]
+            if not topic or len(years) == 1:
+                take(lambda ev, y=year: y in ev.text and (not topic or _coverage(topic, ev.text) >= t.facet_min_coverage))
+            elif stating:  # years compared: the sentence of each year closest to the subject asked
+                best = max(stating, key=lambda ev: _coverage(topic, ev.text))
+                need = _coverage(topic, best.text)
+                take(lambda ev, y=year, c=need: y in ev.text and _coverage(topic, ev.text) >= c)
+        parts = [p for p in shape("sub_question_joints").split(query.form) if p and p.strip()]
+        for part in parts:
+            terms = self.part_terms(part)
+            if shape("when").search(part):
+                take(lambda ev, ts=terms: bool(YEAR.search(ev.text)) and (not ts or any(x in ev.text for x in ts)))
+            elif terms and len(parts) > 1:
+                take(lambda ev, ts=terms: _coverage(ts, ev.text) >= t.facet_min_coverage)
+        return out
+
+    def part_terms(self, part: str) -> dict[str, float]:
+        """A Chinese question part's topic terms (its nouns, rag.evidence) with their idf; years
+        left out. {} for an English part: its words are not the papers' words."""
+        if language_of(part) != "zh":
+            return {}
+        return {term: w for term, w in self.scorer.term_weights(part) if w > 0 and not YEAR.search(term)}
 
     def other_papers(
         self, query: Query, evidence: list[Evidence], chosen: list[Evidence], how_many: bool
@@ -206,6 +254,12 @@ class Extractive:
                 out.append(nxt)
                 current = nxt
         return out[: max(limit, len(chosen)) + self.tuning.enumeration_extra_items]
+
+
+def _coverage(terms: dict[str, float], text: str) -> float:
+    """The idf-weighted share of `terms` that occur in `text`."""
+    total = sum(terms.values())
+    return sum(w for term, w in terms.items() if term in text) / total if total else 0.0
 
 
 def continues_enumeration(sentence: str) -> bool:

@@ -19,7 +19,7 @@ from .abstain import Abstainer
 from .answer import ANSWERERS, Context, Draft, Extractive, abstention
 from .cite import citation_from_hit
 from .config import Settings
-from .converse import as_turns, condense, has_form
+from .converse import as_turns, condense, has_form, question_parts
 from .errors import RagError
 from .evidence import SentenceScorer
 from .indexing import BuildReport, build_index, expected_signature
@@ -183,16 +183,42 @@ class Assistant:
         asked, input_notes = prepare_question(question, self.settings.max_question_chars)
         turns = as_turns(history)
         standalone = condense(asked, turns, answerer.condense, self.scorer.term_weights, self._in_index_terms)
-        query = self._query(standalone, use_dense, use_bm25)
-        if standalone != asked and has_form(asked):  # "它的增长率是多少？" asks how much, whatever came before
-            query = replace(query, form_text=asked)
+        whole = self._search(
+            standalone, asked if standalone != asked and has_form(asked) else "", asked, k, doc_ids, use_dense, use_bm25
+        )
+        found = [whole]
+        parts = question_parts(standalone, self.tuning.max_question_parts, self.tuning.min_part_letters)
+        if whole.decision.abstain and len(parts) > 1:
+            # No passage answers "哪一年开始设立的？广西有哪些地方获批？" as a whole: each part is
+            # searched and answered on its own, and the parts the papers answer are shown.
+            by_part = [self._search(text, form, text, k, doc_ids, use_dense, use_bm25) for text, form in parts]
+            if any(not c.decision.abstain for c in by_part):
+                found = by_part
+        return self._merge(asked, standalone, turns, input_notes, found)
+
+    def _search(
+        self,
+        text: str,
+        form: str,
+        said: str,
+        k: int | None,
+        doc_ids: Sequence[str] | None,
+        use_dense: bool | None,
+        use_bm25: bool | None,
+    ) -> Context:
+        """Retrieval, evidence, abstention decision and quotes for one searched text (`form`:
+        where its answer shape is read, "" = the text; `said`: the words the asker typed for it,
+        whose names and figures the abstention decision checks)."""
+        query = self._query(text, use_dense, use_bm25)
+        if form:  # "它的增长率是多少？" asks how much, whatever came before
+            query = replace(query, form_text=form)
         k = k or self.settings.k
         pool = self.retriever.search(
             query, max(k, self.tuning.evidence_pool), doc_ids=frozenset(doc_ids) if doc_ids else None
         )
         hits = pool[:k]
         evidence = self.scorer.candidates(query, pool)  # sentences that may be quoted
-        decision = self.abstainer.decide(query, hits, [ev for ev in evidence if ev.hit.rank <= k], asked)
+        decision = self.abstainer.decide(query, hits, [ev for ev in evidence if ev.hit.rank <= k], said)
         untrusted = self.scorer.instructions(pool)
         passages = tuple(
             replace(
@@ -210,17 +236,49 @@ class Assistant:
         if not decision.abstain and hits:
             quotes = tuple(self._extractive.choose(query, hits, evidence))
         return Context(
+            said, text, query, tuple(hits), tuple(evidence), decision, passages, self.data.papers, (), flagged, quotes
+        )
+
+    def _merge(
+        self, asked: str, standalone: str, turns: tuple, input_notes: Sequence[str], found: list[Context]
+    ) -> Context:
+        """One context from the searches of a question's parts: the hits of every part (ranked
+        again, part by part, a chunk once), each answerable part's quotes in the question's order,
+        and an abstention only when every part abstains (the notes name a part that does)."""
+        flagged = tuple(dict.fromkeys(note for c in found for note in c.input_notes))
+        if len(found) == 1:
+            (c,) = found
+            return replace(c, question=asked, standalone=standalone, history=turns, input_notes=(*input_notes, *flagged))
+        answered = [c for c in found if not c.decision.abstain]
+        lead = min(answered or found, key=lambda c: c.decision.p_unanswerable)
+        hits: dict[str, Hit] = {}
+        for c in (*answered, *(c for c in found if c.decision.abstain)):
+            for h in c.hits:
+                hits.setdefault(h.chunk.key, replace(h, rank=len(hits) + 1))
+        renumber = {key: h.rank for key, h in hits.items()}
+        passages = {p.key: replace(p, n=renumber[p.key]) for c in found for p in c.passages}
+        quotes: list = []
+        for c in answered:
+            for ev in c.quotes:
+                ev = replace(ev, hit=hits[ev.hit.chunk.key]) if ev.hit.chunk.key in hits else ev
+                if not any(ev.hit.chunk.key == q.hit.chunk.key and ev.start == q.start for q in quotes):
+                    quotes.append(ev)
+        unanswered = tuple(
+            f"the papers do not answer this part: “{c.query.form}”" for c in found if c.decision.abstain and answered
+        )
+        evidence = sorted((ev for c in found for ev in c.evidence), key=lambda ev: -ev.score)
+        return Context(
             asked,
             standalone,
-            query,
-            tuple(hits),
+            lead.query,
+            tuple(hits.values()),
             tuple(evidence),
-            decision,
-            passages,
+            lead.decision,
+            tuple(sorted(passages.values(), key=lambda p: p.n)),
             self.data.papers,
             turns,
-            (*input_notes, *flagged),
-            quotes,
+            (*input_notes, *flagged, *unanswered),
+            tuple(quotes),
         )
 
     @property

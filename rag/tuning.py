@@ -38,6 +38,10 @@ class Tuning:
     max_same_language_chunks: int = 2
     candidate_factor: int = 3  # fused candidates looked at per wanted hit (copies are collapsed)
 
+    # ---- questions of several parts ("哪一年开始设立的？广西有哪些地方获批？", rag/converse.py)
+    max_question_parts: int = 3  # up to this many joined questions are searched and answered one by one
+    min_part_letters: int = 4  # a shorter part ("为什么？") is searched together with the part before
+
     # ---- English -> Chinese word bridge (USE nearest neighbours in the index vocabulary)
     bridge_min_similarity: float = 0.6  # a Chinese token this close to an English word is its term
     bridge_terms_per_word: int = 2
@@ -69,6 +73,8 @@ class Tuning:
     multi_paper_min_ratio: float = 0.85  # "what do the papers say": each other paper's best sentence, if this good
     figures_from_every_paper: bool = True  # a how-many answer also quotes other papers' own figures
     enumeration_extra_items: int = 3  # items an enumeration may add past the list limit
+    facet_search_depth: int = 12  # best sentences searched for a year or a question part no chosen sentence answers
+    facet_min_coverage: float = 0.5  # share of a question part's idf-weighted terms a sentence must hold to answer it
     evidence_pool: int = 8  # chunks whose sentences may be quoted (when more than the k shown); the decision uses k
 
     # ---- abstention (rag/abstain.py): a logistic model over named features, fitted on dev

@@ -123,3 +123,39 @@ def test_huge_control_and_foreign_script_input_still_gives_a_valid_answer(assist
     assert "\x00" not in controls.question and controls.passages
     russian = assistant.ask("Какова погода завтра в Москве?")
     assert russian.abstained
+
+
+@pytest.mark.parametrize(
+    ("question", "wanted"),
+    [
+        # two questions in one: no passage answers both, each part is answered
+        ("跨境电商综合试验区是哪一年开始设立的？我国跨境电商企业总数有多少家？", ("2015", "70,769")),
+        ("我国从哪一年开始设立跨境电子商务综合试验区？广东省有多少家跨境电商企业？", ("2015", "14,772")),
+        # two years in one question: a figure of each year, about the subject asked
+        ("2022 年和 2024 年中国跨境电商市场规模分别是多少？", ("15.7", "17.66")),
+        ("2008 年和 2016 年跨境电商行业分别发生了什么？", ("金融危机", "四八新政")),
+    ],
+)
+def test_every_part_of_a_question_gets_its_cited_answer(
+    assistant: rag.Assistant, question: str, wanted: tuple[str, ...]
+) -> None:
+    answer = assistant.ask(question)
+    assert not answer.abstained
+    for text in wanted:
+        assert text in answer.answer, (text, answer.answer)
+        cited = [c for c in answer.citations if text in c.text]
+        assert cited and f"[{cited[0].n}]" in answer.answer
+
+
+def test_a_part_the_papers_do_not_answer_is_named_and_the_rest_answered(assistant: rag.Assistant) -> None:
+    answer = assistant.ask("跨境电商综合试验区是哪一年开始设立的？亚马逊 2030 年在火星上有几家仓库？")
+    assert not answer.abstained and "2015" in answer.answer
+    assert "火星" not in answer.answer
+    assert any("do not answer this part" in n and "火星" in n for n in answer.notes)
+
+
+def test_a_when_question_is_answered_with_a_year(assistant: rag.Assistant) -> None:
+    for question in ("Kilimall 是哪一年创立的？", "跨境电商综合试验区是哪一年开始设立的？"):
+        answer = assistant.ask(question)
+        assert not answer.abstained, answer.notes
+        assert re.search(r"(19|20)\d\d", answer.answer)
