@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
@@ -184,23 +184,22 @@ class Extractive:
         depth = evidence[: t.facet_search_depth]
         out = list(chosen)
 
-        def take(fits) -> None:
+        def take(fits: Callable[[Evidence], bool]) -> None:
             if any(fits(ev) for ev in out):
                 return
-            found = next((ev for ev in depth if fits(ev) and not any(near_duplicate(ev.text, c.text) for c in out)), None)
+            fresh = (ev for ev in depth if not any(near_duplicate(ev.text, c.text) for c in out))
+            found = next((ev for ev in fresh if fits(ev)), None)
             if found is not None:
                 out.append(found)
 
         topic = self.part_terms(query.text)
         years = list(dict.fromkeys(YEAR.findall(query.text)))
         for year in years:  # a figure of that year, about the topic
-            stating = [ev for ev in depth if year in ev.text and _coverage(topic, ev.text) >= t.facet_min_coverage]
-            if not topic or len(years) == 1:
-                take(lambda ev, y=year: y in ev.text and (not topic or _coverage(topic, ev.text) >= t.facet_min_coverage))
-            elif stating:  # years compared: the sentence of each year closest to the subject asked
-                best = max(stating, key=lambda ev: _coverage(topic, ev.text))
-                need = _coverage(topic, best.text)
-                take(lambda ev, y=year, c=need: y in ev.text and _coverage(topic, ev.text) >= c)
+            need = t.facet_min_coverage if topic else 0.0
+            stating = [ev for ev in depth if year in ev.text and _coverage(topic, ev.text) >= need]
+            if len(years) > 1 and stating:  # years compared: each year's sentence closest to the subject
+                need = max(_coverage(topic, ev.text) for ev in stating)
+            take(lambda ev, y=year, c=need: y in ev.text and _coverage(topic, ev.text) >= c)
         parts = [p for p in shape("sub_question_joints").split(query.form) if p and p.strip()]
         for part in parts:
             terms = self.part_terms(part)
@@ -257,9 +256,9 @@ class Extractive:
 
 
 def _coverage(terms: dict[str, float], text: str) -> float:
-    """The idf-weighted share of `terms` that occur in `text`."""
+    """The idf-weighted share of `terms` that occur in `text` (1.0 when there are none)."""
     total = sum(terms.values())
-    return sum(w for term, w in terms.items() if term in text) / total if total else 0.0
+    return sum(w for term, w in terms.items() if term in text) / total if total else 1.0
 
 
 def continues_enumeration(sentence: str) -> bool:

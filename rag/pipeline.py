@@ -248,7 +248,8 @@ class Assistant:
         flagged = tuple(dict.fromkeys(note for c in found for note in c.input_notes))
         if len(found) == 1:
             (c,) = found
-            return replace(c, question=asked, standalone=standalone, history=turns, input_notes=(*input_notes, *flagged))
+            notes = (*input_notes, *flagged)
+            return replace(c, question=asked, standalone=standalone, history=turns, input_notes=notes)
         answered = [c for c in found if not c.decision.abstain]
         lead = min(answered or found, key=lambda c: c.decision.p_unanswerable)
         hits: dict[str, Hit] = {}
