@@ -28,7 +28,14 @@ _LEAD = re.compile(
     re.I,
 )
 _TAIL = re.compile(r"(?:方面|这方面|这一块|这块)?(?:呢|怎么样|如何|又如何|情况如何)?\s*[？?。.!！]*$")
-_PRONOUN = re.compile(r"(它们|它|其|该|这些|这个|上述|those|these|they|them|it|its|this|that)", re.I)
+# Chinese pronouns anywhere; English ones as whole words ("credit", "security" hold no "it").
+_PRONOUN = re.compile(r"(它们|它|其|该|这些|这个|上述|\b(?:those|these|they|them|their|it|its|this|that)\b)", re.I)
+# An English question whose subject or owner is a pronoun refers back, however many words it has.
+_REFERRING = re.compile(
+    r"\b(?:does|did|do|is|was|are|were|has|have|had|can|could|will|would|should)\s+(?:it|they|this|that)\b"
+    r"|\b(?:its|their)\s+\w",
+    re.I,
+)
 _ORDINALS = {
     "一": 1,
     "二": 2,
@@ -171,8 +178,9 @@ def _item(history: Sequence[Turn], n: int, depth: int = 3) -> str | None:
 
 def is_follow_up(question: str, weigh: Weigher | None = None) -> bool:
     """The question leans on the previous turn: it opens with a follow-up word ("那…", "what
-    about…"), is a short "…呢？", asks without a topic of its own ("为什么？"), or has a pronoun
-    and at most two terms of its own."""
+    about…"), is a short "…呢？", asks without a topic of its own ("为什么？"), has an English
+    pronoun as its subject or owner ("did it…", "its…"), or has a pronoun and at most two terms
+    of its own."""
     text = question.strip()
     if _LEAD.match(text) and _LEAD.sub("", text):
         return True
@@ -184,6 +192,8 @@ def is_follow_up(question: str, weigh: Weigher | None = None) -> bool:
         return True  # "为什么？", "具体是多少？": a question with no topic of its own
     if weigh and len(own) <= 1 and shape("which").search(text) and len(re.findall(r"\w", text)) <= 10:
         return True  # "哪个省份最多？": which one, of what the last turn was about
+    if _REFERRING.search(text):
+        return True  # "What share did it account for?", "What are its causes?": about the last turn's subject
     return bool(_PRONOUN.search(text)) and len(own) <= 2
 
 

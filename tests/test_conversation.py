@@ -45,6 +45,34 @@ def test_a_pronoun_keeps_only_the_last_topic_and_a_new_subject_is_not_glued(assi
     assert new.standalone_question == "全国有多少所本科院校开设了跨境电子商务本科专业？" and "111" in new.answer
 
 
+def test_an_english_question_about_it_is_searched_with_the_last_one(assistant: rag.Assistant) -> None:
+    first = assistant.ask("How big was China's cross-border e-commerce market in 2022?")
+    follow = assistant.ask("What share of total goods trade did it account for?", history=[first])
+    assert follow.standalone_question.startswith(first.question)
+    assert "37.3%" in follow.answer and not follow.abstained
+    # the same kind: a possessive pronoun with a topic of several words
+    kilimall = assistant.ask("Which platform does the paper give as an example of Chinese e-commerce in Africa?")
+    share = assistant.ask("What share of the East African market does its platform hold?", history=[kilimall])
+    assert share.standalone_question.startswith(kilimall.question)
+    assert "50%" in share.answer
+
+
+@pytest.mark.parametrize(
+    "switch",
+    ["What about data security?", "And what about credit?", "What about digital payments?"],
+)
+def test_english_words_holding_it_or_this_are_no_pronouns(switch: str) -> None:
+    """ "security", "credit" and "digital" hold "it": the topic switch replaces the last topic
+    instead of gluing the question to it."""
+    from rag.converse import Turn, condense, is_follow_up
+
+    assert is_follow_up(switch)
+    history = (Turn("跨境电商物流面临哪些问题？"),)
+    standalone = condense(switch, history, weigh=lambda text: [("物流", 5.0)] if "物流" in text else [])
+    assert standalone != f"跨境电商物流面临哪些问题？ {switch}" and "物流" not in standalone
+    assert not is_follow_up("What problems exist in the credit system of digital trade?")
+
+
 @pytest.mark.parametrize(
     ("text", "n"),
     [("那第二个呢？", 2), ("第3点呢", 3), ("the second one?", 2), ("最后一个呢？", -1), ("跨境电商", None)],
