@@ -22,6 +22,10 @@ A small calibrated decision over named features of the question and its evidence
     short_question   1 when the question has at most Tuning.short_question_chars letters (then the
                      question is declined whatever the model says: it says nothing to answer)
     any_unmatched    1 when at least one content term of the question occurs in no paper
+    unmatched_nouns  idf-weighted share of a Chinese question's nouns (jieba part of speech; not
+                     generic names or generic nouns) that occur in no paper: what a question asks
+                     about is a noun ("量子纠缠在跨境电商中有什么应用"), while words put otherwise
+                     than the papers put them are often verbs ("难赚钱", "折腾"); 0 in English
 A how-many question asking with a classifier ("多少家", "几所") needs a figure with that
 classifier ("111 所"): the classifiers are the word list `classifiers` of rag/data/zh.toml.
 P(unanswerable) = sigmoid(bias + sum(weight x feature)); the question is declined when it reaches
@@ -69,6 +73,7 @@ FEATURES = (
     "unknown_figure",
     "short_question",
     "any_unmatched",
+    "unmatched_nouns",
 )
 # What a how-many question measures: the words right before 多少/几 ("平均关税税率是多少"), or
 # the noun right after its classifier ("多少家企业"); in English the phrase after the question words.
@@ -223,9 +228,24 @@ class Abstainer:
             f["unmatched_terms"] = sum(weight[t] for t in unmatched) / (sum(weight.values()) or 1.0)
         if unmatched:
             f["any_unmatched"] = 1.0
+        if query.lang == "zh":
+            f["unmatched_nouns"] = self.unmatched_nouns(query.text)
         if unmatched and f["unmatched_terms"] >= 0.5:
             reasons.append("the papers never use " + ", ".join(unmatched))
         return f, reasons
+
+    def unmatched_nouns(self, text: str) -> float:
+        """The idf-weighted share of the nouns of Chinese `text` that no paper uses (a noun no
+        paper uses weighs as the rarest term)."""
+        from .lexical import nouns
+
+        skip = word_set("zh", "stopwords") | word_set("zh", "generic_names") | word_set("zh", "generic_nouns")
+        found = [n for n in dict.fromkeys(nouns(text)) if len(n) >= 2 and n not in skip and not YEAR.search(n)]
+        if not found:
+            return 0.0
+        rarest = math.log(1 + max(1, len(self.data.chunks)) / 0.5)
+        weight = {n: (self.idf.get(n, 1.0) if n in self._body_text else rarest) for n in found}
+        return sum(w for n, w in weight.items() if n not in self._body_text) / sum(weight.values())
 
     def content_terms(self, query: Query, names: list[str]) -> list[str]:
         """The question's topic words: terms that are not question words, names or figures."""

@@ -177,8 +177,8 @@ class Extractive:
         the first Tuning.facet_search_depth that does: for a year, one stating it and at least
         Tuning.facet_min_coverage of the question's idf-weighted topic terms (of several years
         compared, the one of each year that holds the most of them); for a when-question,
-        one with a year and one of the part's terms; otherwise one holding that share of the
-        part's terms (topic terms are read from Chinese text only: an English question's words
+        one with a year and that share of the part's terms; otherwise one holding that share of
+        the part's terms (topic terms are read from Chinese text only: an English question's words
         are not the papers' words)."""
         t = self.tuning
         depth = evidence[: t.facet_search_depth]
@@ -204,7 +204,7 @@ class Extractive:
         for part in parts:
             terms = self.part_terms(part)
             if shape("when").search(part):
-                take(lambda ev, ts=terms: bool(YEAR.search(ev.text)) and (not ts or any(x in ev.text for x in ts)))
+                take(lambda ev, ts=terms: bool(YEAR.search(ev.text)) and _coverage(ts, ev.text) >= t.facet_min_coverage)
             elif terms and len(parts) > 1:
                 take(lambda ev, ts=terms: _coverage(ts, ev.text) >= t.facet_min_coverage)
         return out
