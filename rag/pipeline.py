@@ -2,6 +2,8 @@
 
 question -> clean -> condense (history) -> embed -> legs + fusion -> hits
          -> evidence sentences -> abstention decision -> answerer -> verification -> Answer
+(a question no passage answers whole, but of several parts: each part from embed to decision,
+the parts the papers answer merged into one context)
 """
 
 from __future__ import annotations
