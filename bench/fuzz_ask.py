@@ -178,15 +178,17 @@ def generators(qs: list[str], corpus: str) -> list[tuple[int, Callable[[random.R
 
 
 def make_cases(n: int, seed: int) -> list[Case]:
-    """n question lines, and about one blank line in 40 between them."""
+    """n question lines, and about one blank line in 40 between them: one of every kind first
+    (when n allows), so a small run covers them all whatever the question sets hold, then kinds
+    drawn by weight."""
     rng = random.Random(seed)
     table = generators(questions(), corpus_text())
     weights = [w for w, _ in table]
     cases = []
-    for _ in range(n):
+    for i in range(n):
         if rng.random() < 1 / 40:
             cases.append(Case(rng.choice([b"", b"   ", b"\t", b"\r", "\u3000".encode()]), "blank", "blank"))
-        make = rng.choices([g for _, g in table], weights)[0]
+        make = table[i][1] if n >= len(table) and i < len(table) else rng.choices([g for _, g in table], weights)[0]
         cases.append(make(rng))
     return cases
 
