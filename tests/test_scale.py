@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import rag
+from rag.cite import sentences_with_markers
 
 ROOT = Path(__file__).resolve().parent.parent
 QUESTIONS = [json.loads(line)["question"] for line in (ROOT / "eval" / "sets" / "dev.jsonl").open(encoding="utf-8")]
@@ -47,11 +48,13 @@ def test_the_papers_among_twenty_times_as_many_chunks_give_the_same_answer(
 ) -> None:
     alone, among = assistant.ask(question), library.ask(question)
     assert not among.abstained and among.citations
-    # The copies' vectors are moved by noise, so lower places may swap; the lead answer may not.
-    assert among.citations[0].sentence == alone.citations[0].sentence
+    # The copies' vectors are moved by noise, so lower places may swap (a list answer may open with
+    # its section heading); the lead evidence may not: it is quoted, from the same paper.
+    assert alone.citations[0].sentence in among.answer
     assert _base(among.citations[0].doc_id) == alone.citations[0].doc_id
-    shared = {c.sentence for c in among.citations} & {c.sentence for c in alone.citations}
-    assert len(shared) >= len(alone.citations) / 2
+    quoted = [text.strip() for text, _ in sentences_with_markers(alone.answer)]
+    shared = [text for text in quoted if text in among.answer]
+    assert len(shared) >= len(quoted) / 2, (alone.answer, among.answer)
     hits = library.retrieve(question)
     assert any(h.legs.get("bm25", 0) > 0 for h in hits)  # the memory-mapped BM25 index answered
 

@@ -260,6 +260,8 @@ def test_library_and_reindex(page) -> None:  # noqa: ANN001
     page.locator("#rag-record").get_by_text("修改著录信息").click()
     page.locator("#rag-record-paper input").click()
     page.get_by_role("option", name=re.compile("002_268bfb1f0d63e3bd")).click()
+    # the paper's record loads into the form first (else it may overwrite what is typed next)
+    expect(page.locator("#rag-record-year textarea")).to_have_value("2025", timeout=30_000)
     page.locator("#rag-record-title textarea").fill("数字经济背景下我国跨境电商发展现状、挑战与对策")
     page.locator("#rag-record-authors textarea").fill("张三; Li, Ming")
     page.locator("#rag-record-save").click()
