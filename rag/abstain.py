@@ -222,10 +222,8 @@ class Abstainer:
             f["short_question"] = 1.0
             reasons.append("the question is too short to say what it asks")
         unmatched = self.unmatched(query, terms)
-        if terms:  # weighed by specificity: a term no paper uses is rarer than any they use
-            rarest = math.log(1 + max(1, len(self.data.chunks)) / 0.5)
-            weight = {t: rarest if t in unmatched else self.idf.get(fold(t), 1.0) for t in terms}
-            f["unmatched_terms"] = sum(weight[t] for t in unmatched) / (sum(weight.values()) or 1.0)
+        if terms:
+            f["unmatched_terms"] = self.unmatched_share(terms, unmatched)
         if unmatched:
             f["any_unmatched"] = 1.0
         if query.lang == "zh":
@@ -235,17 +233,21 @@ class Abstainer:
         return f, reasons
 
     def unmatched_nouns(self, text: str) -> float:
-        """The idf-weighted share of the nouns of Chinese `text` that no paper uses (a noun no
-        paper uses weighs as the rarest term)."""
+        """The unmatched share (`unmatched_share`) of the nouns of Chinese `text`, generic ones aside."""
         from .lexical import nouns
 
         skip = word_set("zh", "stopwords") | word_set("zh", "generic_names") | word_set("zh", "generic_nouns")
         found = [n for n in dict.fromkeys(nouns(text)) if len(n) >= 2 and n not in skip and not YEAR.search(n)]
-        if not found:
+        return self.unmatched_share(found, [n for n in found if n not in self._body_text])
+
+    def unmatched_share(self, terms: list[str], unmatched: list[str]) -> float:
+        """The share of `terms` weighed by specificity (idf) that `unmatched` holds: a term no
+        paper uses weighs as the rarest term there could be. 0.0 for no terms."""
+        if not terms:
             return 0.0
         rarest = math.log(1 + max(1, len(self.data.chunks)) / 0.5)
-        weight = {n: (self.idf.get(n, 1.0) if n in self._body_text else rarest) for n in found}
-        return sum(w for n, w in weight.items() if n not in self._body_text) / sum(weight.values())
+        weight = {t: rarest if t in unmatched else self.idf.get(fold(t), 1.0) for t in terms}
+        return sum(weight[t] for t in unmatched) / (sum(weight.values()) or 1.0)
 
     def content_terms(self, query: Query, names: list[str]) -> list[str]:
         """The question's topic words: terms that are not question words, names or figures."""

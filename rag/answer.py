@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from .cite import citation_from_hit
+from .converse import question_pieces
 from .text import YEAR, has_figure, language_of, near_duplicate, shape, strip_source_refs, word_set
 from .types import Citation, Hit, Paper
 
@@ -192,15 +193,15 @@ class Extractive:
             if found is not None:
                 out.append(found)
 
-        topic = self.part_terms(query.text)
         years = list(dict.fromkeys(YEAR.findall(query.text)))
+        topic = self.part_terms(query.text) if years else {}
         for year in years:  # a figure of that year, about the topic
             need = t.facet_min_coverage if topic else 0.0
             stating = [ev for ev in depth if year in ev.text and _coverage(topic, ev.text) >= need]
             if len(years) > 1 and stating:  # years compared: each year's sentence closest to the subject
                 need = max(_coverage(topic, ev.text) for ev in stating)
             take(lambda ev, y=year, c=need: y in ev.text and _coverage(topic, ev.text) >= c)
-        parts = [p for p in shape("sub_question_joints").split(query.form) if p and p.strip()]
+        parts = question_pieces(query.form)
         for part in parts:
             terms = self.part_terms(part)
             if shape("when").search(part):

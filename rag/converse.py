@@ -211,21 +211,26 @@ def _topic_of(question: str, weigh: Weigher | None) -> str | None:
     return term
 
 
+def question_pieces(question: str) -> list[str]:
+    """The questions joined in one, split where the word lists' `sub_question_joints` say
+    ("哪一年开始设立的？广西有哪些地方获批？" -> two); [question] when it is one."""
+    return [p.strip() for p in shape("sub_question_joints").split(question) if p and p.strip()] or [question]
+
+
 def question_parts(question: str, limit: int, min_letters: int) -> list[tuple[str, str]]:
-    """The questions joined in one ("哪一年开始设立的？广西有哪些地方获批？"), split where
-    the word lists' `sub_question_joints` say, as (text to search, its own words): a part that
-    leans on the one before ("…是多少？这会带来什么风险？", a follow-up shape or too short to
-    stand alone: fewer than `min_letters` letters) is searched together with it. One part (the
+    """The pieces of a question (`question_pieces`) as (text to search, its own words): a part
+    that leans on the one before ("…是多少？这会带来什么风险？", a follow-up shape or too short
+    to stand alone: fewer than `min_letters` letters) is searched together with it. One part (the
     question itself, text and "") when it does not split into 2 to `limit` parts."""
-    pieces = [p.strip() for p in shape("sub_question_joints").split(question) if p and p.strip()]
+    pieces = question_pieces(question)
     if not 2 <= len(pieces) <= limit:
         return [(question, "")]
     out: list[tuple[str, str]] = []
     for i, piece in enumerate(pieces):
-        leans = i > 0 and (bool(shape("follow_up").search(piece)) or len(WORD_CHAR.findall(piece)) < min_letters)
-        if leans:
+        short = len(WORD_CHAR.findall(piece)) < min_letters
+        if i > 0 and (short or shape("follow_up").search(piece)):
             out.append((f"{pieces[i - 1]} {piece}", piece))
-        elif len(WORD_CHAR.findall(piece)) < min_letters:
+        elif short:
             return [(question, "")]
         else:
             out.append((piece, piece))

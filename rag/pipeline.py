@@ -189,8 +189,12 @@ class Assistant:
             standalone, asked if standalone != asked and has_form(asked) else "", asked, k, doc_ids, use_dense, use_bm25
         )
         found = [whole]
-        parts = question_parts(standalone, self.tuning.max_question_parts, self.tuning.min_part_letters)
-        if whole.decision.abstain and len(parts) > 1:
+        parts = (
+            question_parts(standalone, self.tuning.max_question_parts, self.tuning.min_part_letters)
+            if whole.decision.abstain
+            else []
+        )
+        if len(parts) > 1:
             # No passage answers "哪一年开始设立的？广西有哪些地方获批？" as a whole: each part is
             # searched and answered on its own, and the parts the papers answer are shown.
             by_part = [self._search(text, form, text, k, doc_ids, use_dense, use_bm25) for text, form in parts]
@@ -258,8 +262,7 @@ class Assistant:
         for c in (*answered, *(c for c in found if c.decision.abstain)):
             for h in c.hits:
                 hits.setdefault(h.chunk.key, replace(h, rank=len(hits) + 1))
-        renumber = {key: h.rank for key, h in hits.items()}
-        passages = {p.key: replace(p, n=renumber[p.key]) for c in found for p in c.passages}
+        passages = {p.key: replace(p, n=hits[p.key].rank) for c in found for p in c.passages}
         quotes: list = []
         for c in answered:
             for ev in c.quotes:
