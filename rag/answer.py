@@ -19,7 +19,18 @@ from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from .cite import citation_from_hit
 from .converse import question_pieces
-from .text import YEAR, has_figure, language_of, near_duplicate, shape, strip_source_refs, word_set
+from .text import (
+    YEAR,
+    enumeration_item,
+    enumeration_items_in,
+    has_figure,
+    is_heading,
+    language_of,
+    near_duplicate,
+    shape,
+    strip_source_refs,
+    word_set,
+)
 from .types import Citation, Hit, Paper
 
 if TYPE_CHECKING:
@@ -171,6 +182,23 @@ class Extractive:
             chosen = self.continue_enumerations(evidence, chosen, t.list_max_sentences)
         return sorted(chosen, key=lambda ev: (ev.hit.rank, ev.start))  # the papers' order
 
+    def item_body(self, item: str, evidence: Sequence[Evidence]) -> list[Evidence]:
+        """An item of an earlier answer told in full ("那第二个呢？"): the sentence that holds it
+        and the sentences after it up to the next item or heading, at most
+        Tuning.item_body_sentences of them; [] when no evidence sentence holds the item."""
+        key = re.sub(r"\W", "", item)[:24]
+        start = next((ev for ev in evidence if key and key in re.sub(r"\W", "", ev.text)), None)
+        if start is None:
+            return []
+        out, current = [start], start
+        for _ in range(self.tuning.item_body_sentences):
+            nxt = self.scorer.next_sentence(current)
+            if nxt is None or is_heading(nxt.text.strip()) or enumeration_item(nxt.text.strip()) is not None:
+                break
+            out.append(nxt)
+            current = nxt
+        return out
+
     def cover_facets(self, query: Query, evidence: list[Evidence], chosen: list[Evidence]) -> list[Evidence]:
         """Every part of a question gets a sentence: each year it names, a date when it asks
         when, and each of the questions joined in it ("…从哪一年开始？广西有哪些…",
@@ -239,21 +267,55 @@ class Extractive:
         return out
 
     def continue_enumerations(self, evidence: list[Evidence], chosen: list[Evidence], limit: int) -> list[Evidence]:
-        """A list answer follows an enumeration to its items: after a chosen sentence that opens
-        one (ends with a colon) or is followed by items ("其次…", "二是…", "A、B 等…"), the next
-        sentences of the paper are added while they continue it (also across a chunk boundary)."""
+        """A list answer follows an enumeration to its items. A numbered one ("(1) …", "一是…",
+        "首先…") is followed item by item, each item's opening sentence, skipping the sentences
+        that tell an item (within Tuning.enumeration_gap sentences of the last); a chosen sentence
+        that announces a list ("…呈现出以下特点。") is followed to the item 1 that comes within that
+        gap. Otherwise, after a sentence that ends with a colon or is followed by items ("其次…",
+        "A、B 等…"), the next sentences are added while they continue it (also across a chunk
+        boundary)."""
         out = list(chosen)
         for ev in chosen:
             current = ev
             while len(out) < limit + len(chosen):
-                nxt = self.scorer.next_sentence(current)
-                if nxt is None or any(near_duplicate(nxt.text, c.text) for c in out):
+                if enumeration_items_in(strip_source_refs(current.text)):
+                    following = self.next_item(current)
+                elif current is ev and (first := self.next_item(current, opening=True)) is not None:
+                    following = first
+                else:
+                    nxt = self.scorer.next_sentence(current)
+                    cont = nxt is not None and (
+                        current.text.rstrip().endswith(("：", ":")) or continues_enumeration(nxt.text)
+                    )
+                    following = nxt if cont else None
+                if following is None or any(near_duplicate(following.text, c.text) for c in out):
                     break
-                if not (current.text.rstrip().endswith(("：", ":")) or continues_enumeration(nxt.text)):
-                    break
-                out.append(nxt)
-                current = nxt
+                out.append(following)
+                current = following
         return out[: max(limit, len(chosen)) + self.tuning.enumeration_extra_items]
+
+    def next_item(self, ev: Evidence, *, opening: bool = False) -> Evidence | None:
+        """The sentence opening the item after the last one `ev` holds ("(1) …" -> the next
+        sentence opening "(2) …", or "最后…"), or with `opening` the sentence opening an item 1,
+        within Tuning.enumeration_gap sentences and before the next heading; None when there is
+        none (or `ev` holds no numbered item and `opening` is not set)."""
+        if opening:
+            style, n = "", 0
+        else:
+            items = enumeration_items_in(strip_source_refs(ev.text))
+            if not items or items[-1][2] < 0:
+                return None
+            _pos, style, n = items[-1]
+        current = ev
+        for _ in range(self.tuning.enumeration_gap + 1):
+            nxt = self.scorer.next_sentence(current)
+            if nxt is None or is_heading(nxt.text.strip()):
+                return None
+            found = enumeration_item(nxt.text.strip())
+            if found is not None and (found[0] == style or opening) and found[1] in ((1,) if opening else (n + 1, -1)):
+                return nxt
+            current = nxt
+        return None
 
 
 def _coverage(terms: dict[str, float], text: str) -> float:

@@ -15,10 +15,10 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .text import HAN, WORD_CHAR, YEAR, language_of, shape, strip_citations
+from .text import HAN, WORD_CHAR, YEAR, enumeration_items_in, language_of, shape, strip_citations
 from .types import Answer, Turn
 
-__all__ = ["Turn", "as_turns", "condense", "answer_items", "item_reference"]
+__all__ = ["Turn", "as_turns", "condense", "answer_items", "item_reference", "earlier_item"]
 
 # (term, weight) pairs of a text: how specific each of its terms is (idf), from the index.
 Weigher = Callable[[str], list[tuple[str, float]]]
@@ -59,9 +59,20 @@ _ORDINALS = {
     "last": -1,
     "最后": -1,
 }
+# An item reference: an ordinal with a classifier or at the end of the question ("第二个", "第三点
+# 呢", "the third one", "And the fifth?"); not an ordinal of time or quantity ("第三季度", "the first
+# half", "the first time").
+_ZH_ITEM_NOUN = "方面|阶段|部分|层面|环节|问题|措施|对策|建议|路径|瓶颈|效应"
+_ZH_ITEM = rf"(?:(?:个|条|项|点|种|类|大)(?:{_ZH_ITEM_NOUN})?|(?:{_ZH_ITEM_NOUN}))"
+_EN_ITEM_NOUN = (
+    "one|item|point|stage|problem|measure|path|step|bottleneck|aspect|factor|effect|reason|suggestion|challenge"
+)
+_EN_NOT_ITEM = "half|quarter|quarters|year|years|time|times|day|days|month|months|week|weeks|season|place|glance|sight"
 _ITEM = re.compile(
-    r"(?:第\s*([一二两三四五六七八九十\d]+)\s*(?:个|点|条|项|种|方面|阶段)?|(最后)\s*(?:一)?(?:个|点|条|项)|"
-    r"\b(?:the\s+)?(first|second|third|fourth|fifth|sixth|seventh|eighth|last)\s+(?:one|item|point|stage|problem|measure)?|"
+    rf"(?:第\s*([一二两三四五六七八九十\d]+)\s*(?:{_ZH_ITEM}|(?=\s*(?:呢|[？?，,。]|$)))|(最后)\s*(?:一)?{_ZH_ITEM}|"
+    r"\b(?:the|that|this|its|your)\s+(first|second|third|fourth|fifth|sixth|seventh|eighth|last)\b"
+    rf"(?!\s+(?:{_EN_NOT_ITEM})\b)(?:\s+(?:{_EN_ITEM_NOUN})s?\b)?|"
+    rf"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|last)\s+(?:{_EN_ITEM_NOUN})s?\b|"
     r"\b(?:item|point|number|no\.?)\s*(\d+))",
     re.I,
 )
@@ -90,11 +101,35 @@ def as_turns(history: Sequence[Any] | None) -> tuple[Turn, ...]:
 
 
 def answer_items(answer: str) -> list[str]:
-    """The items of an answer, in order: its sentences that carry [n] citations, markers removed
-    (the extractive answer's English lead-in is not an item)."""
+    """The items of an answer, in order: the items of the enumeration it quotes when it quotes
+    one ("(1) 萌芽阶段…(2) 探索发展阶段…", "一是…二是…"), else its sentences that carry [n]
+    citations; markers removed (the extractive answer's English lead-in is not an item)."""
     body = re.sub(r"^From the papers \(quoted in their original language\):\s*", "", answer.strip())
+    enumerated = _enumerated_items(body)
+    if enumerated:
+        return enumerated
     items = [m.group(1).strip(" ；;，,") for m in re.finditer(r"(.+?)(?:\[\d{1,3}\])+[；;。.]?", body, re.S)]
     return [strip_citations(i).strip() for i in items if i.strip()] or [strip_citations(body)]
+
+
+def _enumerated_items(body: str) -> list[str]:
+    """The items of the first enumeration numbered 1, 2, … (one style of marker) in the text,
+    each running to the next item; [] when the text holds no such enumeration of two or more."""
+    text = strip_citations(body)
+    found = enumeration_items_in(text)
+    for i, (_pos, style, n) in enumerate(found):
+        if n != 1:
+            continue
+        run = [found[i]]
+        for later in found[i + 1 :]:
+            if later[1] == style and later[2] in (run[-1][2] + 1, -1):
+                run.append(later)
+            if run[-1][2] == -1:
+                break
+        if len(run) >= 2:
+            ends = [p for p, _s, _n in run[1:]] + [len(text)]
+            return [text[p:end].strip(" ；;，,") for (p, _s, _n), end in zip(run, ends, strict=True)]
+    return []
 
 
 def item_reference(question: str) -> int | None:
@@ -142,21 +177,98 @@ def condense(
     if base.endswith(f" {last.question}"):  # the last turn was itself glued to its topic: keep the topic only
         base = base[: -len(last.question) - 1]
     n = item_reference(question)
-    item = _item(history, n) if n is not None else None
+    item = earlier_item(history, n) if n is not None else None
     if item:
-        return item
+        rest = _LEAD.sub("", _ITEM.sub(" ", question).strip()).strip()
+        own = [t for t, _w in weigh(rest) if t not in _ASKING_WORDS] if weigh else []
+        return f"{item} {rest}" if own else item  # "第二个阶段有什么特点？": the item, and what is asked of it
     if not is_follow_up(question, weigh):
         return question
-    topic = _LEAD.sub("", _TAIL.sub("", question.strip())).strip()
+    text = question.strip()
+    topic = _LEAD.sub("", _TAIL.sub("", text)).strip()
     new_years, old_years = YEAR.findall(topic), YEAR.findall(base)
-    if _LEAD.match(question.strip()) and new_years and old_years and len(topic) <= 8:
+    if _LEAD.match(text) and new_years and old_years and len(topic) <= 8:
         return base.replace(old_years[0], new_years[0], 1)  # "那 2019 年呢？": the same question, another year
-    old = _topic_of(base, weigh)
-    if _LEAD.match(question.strip()) and topic and not _PRONOUN.search(topic) and old and old in base:
+    leans = bool(_PRONOUN.search(topic) or _REFERRING.search(topic))
+    if topic and not leans and (_LEAD.match(text) or text.rstrip("？? ").endswith("呢")):
+        if not _short_topic(topic):
+            return question  # "另外，综合试验区那篇论文提到…？": a question of its own after a follow-up word
+        swapped = _swap_slot(base, _slot_text(text))  # "支付方面" for "物流方面"
+        if swapped:
+            return swapped
         if translate is not None and language_of(topic) != language_of(base):
             topic = translate(topic) or topic
-        return base.replace(old, topic, 1)  # "那支付方面呢？": the same question about another topic
+        old = _topic_of(base, weigh)
+        if _LEAD.match(text) and old and old in base:
+            return base.replace(old, topic, 1)  # "那支付呢？": the same question about another topic
     return f"{base} {question}"  # "它的增长率是多少？": searched with the last question, not all of them
+
+
+# Words that ask for more about an item without naming anything ("tell me more about the second one").
+_ASKING_WORDS = frozenset(  # and the nouns of "有什么特点", "what are its features"
+    "tell explain elaborate detail details detailed specifically feature features "
+    "具体 说说 讲讲 展开 内容 意思 特点 特征".split()
+)
+
+# A follow-up's topic replaces a term of the last question when it is a short phrase: at most this
+# many Han characters, or English words.
+TOPIC_MAX_HAN = 8
+TOPIC_MAX_WORDS = 4
+
+
+def _short_topic(topic: str) -> bool:
+    """A topic phrase ("支付", "the import side"), not a question of its own."""
+    if has_form(topic) or shape("which").search(topic) or shape("when").search(topic):
+        return False
+    if language_of(topic) == "zh":
+        return len(HAN.findall(topic)) <= TOPIC_MAX_HAN
+    return len(re.findall(r"[A-Za-z][\w'-]*", topic)) <= TOPIC_MAX_WORDS
+
+
+def _slot_text(question: str) -> str:
+    """The follow-up's phrase with its frame words kept ("那支付方面呢？" -> "支付方面",
+    "And on the enforcement side?" -> "on the enforcement side")."""
+    text = _LEAD.sub("", question.strip())
+    return re.sub(r"(?:呢|怎么样|如何|又如何|情况如何)?\s*[？?。.!！]*$", "", text).strip()
+
+
+def _swap_slot(base: str, phrase: str) -> str | None:
+    """The last question with the follow-up's phrase put in the slot that shares its frame: the
+    words around the new term that the last question also has ("物流方面" <- "支付方面",
+    "政策效应" <- "创新效应", "on the legislative side" <- "on the enforcement side"); None when
+    the phrase has no frame word in the last question."""
+    if language_of(phrase) == "zh":
+        from .lexical import word_spans
+
+        for cut in range(1, len(phrase) - 1):  # the longest shared ending of two or more characters first
+            head, frame = phrase[:cut], phrase[cut:]
+            at = base.find(frame)
+            if not HAN.search(head) or at <= 0:
+                continue
+            word = next(((s, e) for s, e in word_spans(base) if e == at), None)
+            if word is None or word[1] - word[0] < 2 or base[word[0] : word[1]] == head or has_form(base[word[0] : at]):
+                continue
+            return base[: word[0]] + head + base[word[1] :]
+        return None
+    words = phrase.split()
+    lower = base.lower()
+    before = 0
+    while before < len(words) - 1 and re.search(rf"\b{re.escape(' '.join(words[: before + 1]).lower())}\b", lower):
+        before += 1
+    after = 0
+    while after < len(words) - before - 1 and re.search(
+        rf"\b{re.escape(' '.join(words[len(words) - after - 1 :]).lower())}\b", lower
+    ):
+        after += 1
+    if not after:
+        return None
+    new = " ".join(words[before : len(words) - after])
+    pattern = r"\b" + "".join(rf"{re.escape(w)}\s+" for w in words[:before])
+    pattern += r"([\w'-]+(?:\s+[\w'-]+){0,2}?)" + "".join(rf"\s+{re.escape(w)}" for w in words[len(words) - after :])
+    m = re.search(pattern + r"\b", base, re.I)
+    if not m or m.group(1).lower() == new.lower():
+        return None
+    return base[: m.start(1)] + new + base[m.end(1) :]
 
 
 FORMS = ("list", "how_many", "quantity", "definition", "consequence", "cause", "multi_paper", "which_paper")
@@ -167,12 +279,16 @@ def has_form(question: str) -> bool:
     return any(shape(name).search(question) for name in FORMS)
 
 
-def _item(history: Sequence[Turn], n: int, depth: int = 3) -> str | None:
-    """Item n of the most recent answer (within `depth` turns) that has that many items."""
-    for turn in reversed(history[-depth:]):
-        items = answer_items(turn.answer) if turn.answer else []
-        if len(items) >= 2 and (n == -1 or 1 <= n <= len(items)):
-            return items[n - 1] if n > 0 else items[-1]
+def earlier_item(history: Sequence[Turn], n: int, depth: int = 3) -> str | None:
+    """Item n of the most recent answer (within `depth` turns) that quotes an enumeration with
+    that many items ("(1) …(2) …"); else of the most recent answer with that many cited
+    sentences. An answer that told one item in full is no list of its own."""
+    recent = [turn for turn in reversed(history[-depth:]) if turn.answer]
+    for split in (_enumerated_items, answer_items):
+        for turn in recent:
+            items = split(re.sub(r"^From the papers \(quoted in their original language\):\s*", "", turn.answer))
+            if len(items) >= 2 and (n == -1 or 1 <= n <= len(items)):
+                return items[n - 1] if n > 0 else items[-1]
     return None
 
 

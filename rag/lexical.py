@@ -66,6 +66,13 @@ def _tokens(text: str) -> tuple[str, ...]:
     return tuple(t for t in (tok.strip() for tok in raw) if t and _WORD.search(t) and t not in _STOPWORDS)
 
 
+def word_spans(text: str) -> list[tuple[int, int]]:
+    """The (start, end) of each word of the text in jieba's default segmentation."""
+    jieba = _jieba()
+    with _lock:
+        return [(s, e) for _w, s, e in jieba.tokenize(text)]
+
+
 class Lexical:
     """A BM25 index (bm25s) over the token lists of the chunks: built from the tokens at index
     time and saved beside them (Lexical.save), then memory-mapped by every process that serves

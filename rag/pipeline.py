@@ -21,12 +21,13 @@ from .abstain import Abstainer
 from .answer import ANSWERERS, Context, Draft, Extractive, abstention
 from .cite import citation_from_hit
 from .config import Settings
-from .converse import as_turns, condense, has_form, question_parts
+from .converse import as_turns, condense, earlier_item, has_form, item_reference, question_parts
 from .errors import RagError
 from .evidence import SentenceScorer
 from .indexing import BuildReport, build_index, expected_signature
 from .outline import OutlineLister
 from .retrieve import Retriever
+from .scope import named_papers
 from .tuning import Tuning
 from .types import Answer, Hit, Paper
 from .userinput import clean_question, prepare_question
@@ -185,12 +186,32 @@ class Assistant:
         asked, input_notes = prepare_question(question, self.settings.max_question_chars)
         turns = as_turns(history)
         standalone = condense(asked, turns, answerer.condense, self.scorer.term_weights, self._in_index_terms)
+        n = item_reference(asked) if turns else None
+        item = earlier_item(turns, n) if n is not None else None  # "那第二个呢？": told in full
+        searched, said = standalone, asked
+        named = None if doc_ids else named_papers(standalone, self.data.papers)
+        if named is not None:  # "According to Guo Ran's paper, …": searched in that paper only
+            doc_ids = sorted(named.doc_ids)
+            searched = named.text
+            said = getattr(named_papers(asked, self.data.papers), "text", asked)
+            titles = ", ".join(self.data.papers[d].title for d in doc_ids)
+            input_notes = (
+                *input_notes,
+                f"searched only {titles}: the question names it (“{'”, “'.join(named.named)}”)",
+            )
         whole = self._search(
-            standalone, asked if standalone != asked and has_form(asked) else "", asked, k, doc_ids, use_dense, use_bm25
+            searched,
+            asked if standalone != asked and has_form(asked) else "",
+            said,
+            k,
+            doc_ids,
+            use_dense,
+            use_bm25,
+            item if item and standalone == item else "",
         )
         found = [whole]
         parts = (
-            question_parts(standalone, self.tuning.max_question_parts, self.tuning.min_part_letters)
+            question_parts(searched, self.tuning.max_question_parts, self.tuning.min_part_letters)
             if whole.decision.abstain
             else []
         )
@@ -211,10 +232,12 @@ class Assistant:
         doc_ids: Sequence[str] | None,
         use_dense: bool | None,
         use_bm25: bool | None,
+        item: str = "",
     ) -> Context:
         """Retrieval, evidence, abstention decision and quotes for one searched text (`form`:
         where its answer shape is read, "" = the text; `said`: the words the asker typed for it,
-        whose names and figures the abstention decision checks)."""
+        whose names and figures the abstention decision checks; `item`: an earlier answer's item
+        the question asks about, quoted with the sentences that follow it)."""
         query = self._query(text, use_dense, use_bm25)
         if form:  # "它的增长率是多少？" asks how much, whatever came before
             query = replace(query, form_text=form)
@@ -240,7 +263,8 @@ class Assistant:
         )
         quotes: tuple = ()
         if not decision.abstain and hits:
-            quotes = tuple(self._extractive.choose(query, hits, evidence))
+            body = self._extractive.item_body(item, evidence) if item else []
+            quotes = tuple(body or self._extractive.choose(query, hits, evidence))
         return Context(
             said, text, query, tuple(hits), tuple(evidence), decision, passages, self.data.papers, (), flagged, quotes
         )

@@ -40,6 +40,72 @@ ORDINAL_HEADING = re.compile(r"^[(（][一二三四五六七八九十]{1,3}[)）
 HEADING_MAX_CHARS = 48
 
 
+# Enumeration markers: the item an enumeration's sentence opens ("(2) 探索发展阶段…", "二是…",
+# "其次，…", "Secondly, …"), as (style, number); "last" items ("最后", "finally") are number -1.
+_HAN_DIGITS = {c: i for i, c in enumerate("一二三四五六七八九十", 1)}
+_SEQUENCE_WORDS = {
+    "首先": 1,
+    "其次": 2,
+    "再次": 3,
+    "最后": -1,
+    "first": 1,
+    "firstly": 1,
+    "second": 2,
+    "secondly": 2,
+    "third": 3,
+    "thirdly": 3,
+    "finally": -1,
+    "lastly": -1,
+}
+_ENUMERATION_ITEM = re.compile(
+    r"(?P<section>(?P<sp>\d{1,2}(?:\.\d{1,2})*)\.(?P<sn>\d{1,2})\.(?!\d))"
+    r"|(?P<paren>[(（]\s*(?P<pd>\d{1,2})\s*[)）])"
+    r"|(?P<circled>[\u2460-\u2473])"
+    r"|(?P<dot>(?P<dd>\d{1,2})[、．](?!\d)|(?P<dd2>\d{1,2})\.(?![\d.]))"
+    r"|(?P<hparen>[(（](?P<hp>[一二三四五六七八九十])[)）])"
+    r"|(?P<shi>(?P<hs>[一二三四五六七八九十])是)"
+    r"|(?P<di>第(?P<hd>[一二三四五六七八九十])[，,、])"
+    r"|(?P<seq>首先|其次|再次|最后|(?i:firstly|secondly|thirdly|finally|lastly|first|second|third)(?=\s*,))"
+)
+
+
+def enumeration_item(text: str, at: int = 0) -> tuple[str, int] | None:
+    """The enumeration marker at position `at` of `text` as (style, number): "(2) …" ->
+    ("paren", 2), "3.2. …" (a numbered sub-heading) -> ("section 3", 2), "二是…" -> ("shi",
+    2), "其次，…" -> ("sequence", 2), "最后…" -> ("sequence", -1); None when no marker starts
+    there."""
+    m = _ENUMERATION_ITEM.match(text, at)
+    if not m:
+        return None
+    if m.group("section"):
+        return f"section {m.group('sp')}", int(m.group("sn"))
+    if m.group("paren"):
+        return "paren", int(m.group("pd"))
+    if m.group("circled"):
+        return "circled", ord(m.group("circled")) - 0x2460 + 1
+    if m.group("dot"):
+        return "dot", int(m.group("dd") or m.group("dd2"))
+    if m.group("hparen"):
+        return "hparen", _HAN_DIGITS[m.group("hp")]
+    if m.group("shi"):
+        return "shi", _HAN_DIGITS[m.group("hs")]
+    if m.group("di"):
+        return "di", _HAN_DIGITS[m.group("hd")]
+    return "sequence", _SEQUENCE_WORDS[m.group("seq").lower()]
+
+
+def enumeration_items_in(text: str) -> list[tuple[int, str, int]]:
+    """Every enumeration marker that opens the text or follows a colon, semicolon or full stop
+    (an item may be introduced inside a sentence: "划分为四个阶段：(1) 萌芽阶段…"), as
+    (position, style, number)."""
+    out = []
+    for m in re.finditer(r"(?:^|(?<=[：:；;。!?！？\]])|(?<=\.\s))\s*", text):
+        item = enumeration_item(text, m.end())
+        if item is not None:
+            out.append((m.end(), *item))
+    return out
+
+
 def language_of(text: str) -> str:
     """'zh' when Han characters are at least a third as many as Latin letters, else 'en'."""
     han = len(HAN.findall(text))

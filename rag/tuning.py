@@ -77,6 +77,8 @@ class Tuning:
     multi_paper_min_ratio: float = 0.85  # "what do the papers say": each other paper's best sentence, if this good
     figures_from_every_paper: bool = True  # a how-many answer also quotes other papers' own figures
     enumeration_extra_items: int = 3  # items an enumeration may add past the list limit
+    item_body_sentences: int = 3  # "the second one?": the item's sentence and at most this many that follow it
+    enumeration_gap: int = 4  # sentences an enumeration's item may run to before the next item ("(1) …。…。(2) …")
     facet_search_depth: int = 12  # best sentences searched for a year or a question part no chosen sentence answers
     facet_min_coverage: float = 0.5  # share of a question part's idf-weighted terms a sentence must hold to answer it
     evidence_pool: int = 8  # chunks whose sentences may be quoted (when more than the k shown); the decision uses k

@@ -159,3 +159,19 @@ def test_a_when_question_is_answered_with_a_year(assistant: rag.Assistant) -> No
         answer = assistant.ask(question)
         assert not answer.abstained, answer.notes
         assert re.search(r"(19|20)\d\d", answer.answer)
+
+
+@pytest.mark.parametrize(
+    ("question", "items"),
+    [
+        # items that open sentences several sentences apart: "(1) 萌芽阶段…。这一时期…。(2) 探索发展阶段…"
+        ("中国跨境电商的发展历程被划分为哪几个阶段？", ("萌芽阶段", "探索发展阶段", "高速增长期", "高质量发展阶段")),
+        # the same kind with "一是…二是…三是…", announced by a sentence without a colon
+        ("当前中国跨境电商发展呈现出哪些主要特点？", ("市场规模方面", "商业模式方面", "政策环境方面")),
+    ],
+)
+def test_a_list_spread_over_several_sentences_is_quoted_item_by_item(
+    assistant: rag.Assistant, question: str, items: tuple[str, ...]
+) -> None:
+    answer = assistant.ask(question)
+    assert all(item in answer.answer for item in items), answer.answer

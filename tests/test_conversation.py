@@ -88,3 +88,69 @@ def test_history_accepts_answers_turns_pairs_and_questions(assistant: rag.Assist
         assert "支付" in (follow.standalone_question or "")
     with pytest.raises(TypeError, match="history item"):
         assistant.ask("那支付方面呢？", history=[42])
+
+
+@pytest.mark.parametrize(
+    ("text", "n"),
+    [
+        ("And the fifth?", 5),
+        ("第二个阶段有什么特点？", 2),
+        ("Under the second bottleneck, why is quality risk hard to supervise?", 2),
+        # ordinals of time are no item references
+        ("And in the first half of the following year, how did exports compare with imports?", None),
+        ("2024 年第三季度呢？", None),
+        ("What happened the first time?", None),
+    ],
+)
+def test_ordinals_of_items_are_references_and_ordinals_of_time_are_not(text: str, n: int | None) -> None:
+    assert item_reference(text) == n
+
+
+def test_the_items_of_an_answer_are_those_of_the_enumeration_it_quotes() -> None:
+    stages = (
+        "发展历程可追溯至 20 世纪末。[1]其发展脉络可划分为四个关键阶段：(1) 萌芽阶段以阿里巴巴国际站成立为标志。[1]"
+        "(2) 探索发展阶段见证了行业模式的多元化创新。[1](3) 高速增长期是行业发展的黄金时期。[2](4) 高质量发展阶段。[2]"
+    )
+    assert [i[:3] for i in answer_items(stages)] == ["(1)", "(2)", "(3)", "(4)"]  # not the sentence before (1)
+    headings = "3.1. 综合试验区试点政策的政策效应[1]；3.2. 综合试验区试点政策的产业集聚效应[2]；3.3. 创新效应[3]；"
+    assert answer_items(headings) == ["3.1. 综合试验区试点政策的政策效应", "3.2. 综合试验区试点政策的产业集聚效应", "3.3. 创新效应"]
+
+
+def test_an_item_of_a_numbered_list_is_told_in_full_and_the_last_item_is_the_lists_last(
+    assistant: rag.Assistant,
+) -> None:
+    stages = assistant.ask("中国跨境电商的发展历程被划分为哪几个阶段？")
+    second = assistant.ask("第二个阶段有什么特点？", history=[stages])
+    assert "探索发展阶段" in second.answer and "敦煌网" in second.answer and "PayPal" in second.answer
+    assert "高速增长期" not in second.answer  # the item, not the rest of the list
+    last = assistant.ask("最后一个阶段呢？", history=[stages, second])
+    assert "高质量发展阶段" in last.answer and "品牌竞争" in last.answer  # the list's last, not the told item's
+    # the same kind in English, on a list of headings
+    effects = assistant.ask("综合试验区试点政策从哪几个方面赋能跨境电商高质量发展？")
+    third = assistant.ask("And the third one?", history=[effects])
+    assert "创新效应" in third.standalone_question and third.language == "en" and not third.abstained
+
+
+def test_a_follow_up_topic_takes_the_slot_of_the_word_that_shares_its_frame(assistant: rag.Assistant) -> None:
+    first = assistant.ask("讲中国跨境电商困境的那篇论文里，物流方面存在哪些问题？")
+    follow = assistant.ask("那支付方面呢？", history=[first])
+    assert "支付方面" in follow.standalone_question and "物流" not in follow.standalone_question
+    effect = assistant.ask("跨境电商综合试验区试点政策的政策效应是怎么体现的？")
+    innovation = assistant.ask("创新效应呢？", history=[effect])
+    assert "创新效应" in innovation.standalone_question and "政策效应" not in innovation.standalone_question
+    english = assistant.ask("In the rule-of-law paper, what is the main challenge on the legislative side?")
+    enforcement = assistant.ask("And on the enforcement side?", history=[english])
+    assert enforcement.standalone_question.endswith("on the enforcement side?")
+    assert "legislative" not in enforcement.standalone_question
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "另外问一下，综合试验区那篇论文提到用什么系统来核查跨境电商交易数据、杜绝逃税？",
+        "And how big was the Southeast Asian e-commerce market in 2022?",
+    ],
+)
+def test_a_question_of_its_own_after_a_follow_up_word_stands_alone(assistant: rag.Assistant, question: str) -> None:
+    first = assistant.ask("跨境电商物流面临哪些问题？")
+    assert assistant.ask(question, history=[first]).standalone_question == question
