@@ -27,7 +27,8 @@ from .evidence import SentenceScorer
 from .indexing import BuildReport, build_index, expected_signature
 from .outline import OutlineLister
 from .retrieve import Retriever
-from .scope import named_papers
+from .scope import PaperScope
+from .text import language_of
 from .tuning import Tuning
 from .types import Answer, Hit, Paper
 from .userinput import clean_question, prepare_question
@@ -189,11 +190,11 @@ class Assistant:
         n = item_reference(asked) if turns else None
         item = earlier_item(turns, n) if n is not None else None  # "那第二个呢？": told in full
         searched, said = standalone, asked
-        named = None if doc_ids else named_papers(standalone, self.data.papers)
-        if named is not None:  # "According to Guo Ran's paper, …": searched in that paper only
+        named = None if doc_ids else self._scope.resolve(standalone)
+        if named is not None:  # "According to Guo Ran's paper, …", "the rule-of-law paper": that paper only
             doc_ids = sorted(named.doc_ids)
             searched = named.text
-            said = getattr(named_papers(asked, self.data.papers), "text", asked)
+            said = getattr(self._scope.resolve(asked), "text", asked)
             titles = ", ".join(self.data.papers[d].title for d in doc_ids)
             input_notes = (
                 *input_notes,
@@ -310,6 +311,20 @@ class Assistant:
             (*input_notes, *flagged, *unanswered),
             tuple(quotes),
         )
+
+    @cached_property
+    def _scope(self) -> PaperScope:
+        return PaperScope(self.data.papers, self.data.headings, self._description_terms)
+
+    def _description_terms(self, text: str) -> list[tuple[str, float]]:
+        """A Chinese description of a paper ("综合试验区") as index terms with their idf. An
+        English one gives none: bridged to Chinese its words fit every paper of one field alike
+        (on dev, "the rule-of-law paper" fitted a paper on the digital economy best)."""
+        from .lexical import tokenize
+
+        if language_of(text) != "zh":
+            return []
+        return [(t, self.scorer.idf.get(t, 0.0)) for t in tokenize(text) if len(t) >= 2]
 
     @property
     def _extractive(self) -> Extractive:

@@ -1,8 +1,10 @@
 """Which papers a question names: "According to Guo Ran's paper, …", "郭冉那篇文章…",
-"What does LeCun say about …", "《数字经济背景下…》一文…". A question that names papers by
-their authors or titles is searched in those papers only, and the words that named them are
-left out of the searched text and of the abstention checks (an author's name is not a topic the
-papers must mention: running heads and bylines are not in the indexed body).
+"What does LeCun say about …", "《数字经济背景下…》一文…", "the rule-of-law paper",
+"综合试验区那篇论文". A question that names papers by their authors or titles, or describes
+one paper so that its profile (title, keywords, abstract, headings) alone fits the description,
+is searched in those papers only, and the words that named them are left out of the searched
+text and of the abstention checks (an author's name is not a topic the papers must mention:
+running heads and bylines are not in the indexed body).
 
 Matched: each author of an indexed paper as written in its record ("郭冉", "LeCun, Yann"), a
 Chinese author's name in pinyin either way round ("Guo Ran", "Ran Guo", "Guoran"), a Western
@@ -12,14 +14,14 @@ least TITLE_MIN_CHARS characters of it."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
 from .text import HAN, fold
-from .types import Paper
+from .types import Heading, Paper
 
-__all__ = ["PaperReference", "named_papers"]
+__all__ = ["PaperReference", "PaperScope", "named_papers"]
 
 TITLE_MIN_CHARS = 6  # a quoted part of a title shorter than this names no paper
 FAMILY_NAME_MIN_CHARS = 3  # a Western family name shorter than this ("Li", "Wu") is not matched alone
@@ -113,3 +115,82 @@ class _TitleQuote:
 
     def finditer(self, text: str):  # noqa: ANN201 - the iterator of re.Match a pattern gives
         return (m for m in self._QUOTE.finditer(text) if fold(m.group(1)) in self.title)
+
+
+# A paper described by its subject: "综合试验区那篇论文", "讲中国跨境电商困境的那篇论文",
+# "另一篇讨论法治问题的论文", "the rule-of-law paper", "the paper on the dilemmas of …".
+_ZH_DESCRIBED = re.compile(
+    r"(?:(?:那|这|另一|另)篇(?:讲|讨论|谈|关于|研究|分析)(?P<after>[^，,。？?；;]{2,16}?)的(?:论文|文章))"
+    r"|(?:(?:讲|讨论|谈|关于|研究|分析)?(?P<before>[\u4e00-\u9fffA-Za-z0-9、]{2,16}?)的?(?:那|这|另一|另)?篇(?:论文|文章))"
+    r"|(?:(?P<plain>[\u4e00-\u9fffA-Za-z0-9]{2,12}?)(?:论文|一文))"
+)
+_EN_DESCRIBED = re.compile(
+    r"(?:(?:according\s+to|in|from|by)\s+)?\bthe\s+(?P<before>[\w'-]+(?:\s+[\w'-]+){0,3}?)\s+(?:paper|article|study)\b"
+    r"|(?:(?:according\s+to|in|from|by)\s+)?\bthe\s+(?:paper|article|study)\s+(?:on|about|discussing|dealing\s+with)\s+"
+    r"(?:the\s+)?(?P<after>[^,?;]{3,80}?)(?=\s*[,?;]|\s+(?:say|says|propose|proposes|list|lists|give|gives|identify|"
+    r"identifies|recommend|recommends|mean|means|lay|lays|argue|argues|define|defines|describe|describes|suggest|suggests)\b)",
+    re.I,
+)
+# Words that point at a paper without describing it ("这篇论文", "the same paper", "the other paper").
+_NOT_A_DESCRIPTION = frozenset(
+    "这 那 该 本 此 上述 另一 其他 同一 这一 前面 上面 刚才 第一 第二 "
+    "same other this that first second last previous earlier whole above".split()
+)
+# A described paper is the one searched when its profile fits the description at least this many
+# times better than the next paper's (idf-weighted description terms found in each profile).
+DESCRIPTION_MIN_MARGIN = 1.5
+
+
+class PaperScope:
+    """The papers a question names or describes, read against each paper's profile (title,
+    keywords, abstract and headings). `terms(text)` gives a description's terms with their
+    weights (for English: the Chinese index terms its words bridge to, and the words)."""
+
+    def __init__(
+        self,
+        papers: Mapping[str, Paper],
+        headings: Sequence[Heading],
+        terms: Callable[[str], list[tuple[str, float]]],
+    ) -> None:
+        self.papers = papers
+        self.terms = terms
+        outline: dict[str, list[str]] = {}
+        for h in headings:
+            outline.setdefault(h.doc_id, []).append(h.text)
+        self.profiles = {
+            doc_id: fold(
+                " ".join(
+                    [p.title if p.title_known else "", " ".join(p.keywords), p.abstract or "", *outline.get(doc_id, [])]
+                )
+            ).lower()
+            for doc_id, p in papers.items()
+        }
+
+    def resolve(self, question: str) -> PaperReference | None:
+        """The papers the question names (`named_papers`), else the one paper it describes."""
+        named = named_papers(question, self.papers)
+        if named is not None or len(self.papers) < 2:
+            return named
+        for m in [*_ZH_DESCRIBED.finditer(question), *_EN_DESCRIBED.finditer(question)]:
+            description = next((g for g in m.groups() if g), "")
+            doc_id = self.described(description)
+            if doc_id is not None:
+                rest = (question[: m.start()] + " " + question[m.end() :]).strip()
+                rest = re.sub(r"^[\s,，:：;；]+|\s+(?=[,，?？.。])", "", re.sub(r"\s{2,}", " ", rest)).strip()
+                return PaperReference(frozenset({doc_id}), rest or question, (m.group(0).strip(),))
+        return None
+
+    def described(self, description: str) -> str | None:
+        """The one paper whose profile fits the description, by DESCRIPTION_MIN_MARGIN over the next."""
+        words = re.findall(r"[a-z]+|[\u4e00-\u9fff]+", description.lower())
+        if not words or all(w in _NOT_A_DESCRIPTION for w in words):
+            return None
+        terms = [(fold(t).lower(), w) for t, w in self.terms(description) if w > 0]
+        if not terms:
+            return None
+        scores = sorted(
+            ((sum(w for t, w in terms if t in profile), doc_id) for doc_id, profile in self.profiles.items()),
+            reverse=True,
+        )
+        (best, doc_id), (second, _) = scores[0], scores[1]
+        return doc_id if best > 0 and best >= second * DESCRIPTION_MIN_MARGIN else None

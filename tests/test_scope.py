@@ -73,3 +73,33 @@ def test_authors_pinyin_and_quoted_titles_name_papers(question: str, doc_ids: se
 )
 def test_questions_that_name_no_paper_search_the_whole_library(question: str) -> None:
     assert named_papers(question, PAPERS) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "doc_id", "key"),
+    [
+        ("综合试验区那篇论文针对中小外贸企业培育跨境电商专业人才，提出了哪几条措施？", "003_d0102665b7b2c82a", "薪酬与福利体系"),
+        ("另一篇讨论法治问题的论文给出的开设该专业的本科院校数量是多少？", "004_af3a6016a1d3b571", "111"),
+    ],
+)
+def test_a_paper_described_by_its_subject_is_the_one_searched(
+    assistant: rag.Assistant, question: str, doc_id: str, key: str
+) -> None:
+    answer = assistant.ask(question)
+    assert key in answer.answer and {c.doc_id for c in answer.citations} == {doc_id}
+    assert any("searched only" in note for note in answer.notes)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "数字经济背景下跨境电商发展那篇论文，从哪几个方面提出了对策？",  # two papers are about the digital economy
+        "In the rule-of-law paper, how does cross-border e-commerce help upgrade foreign trade?",  # English: not read
+        "这篇论文在结语中主张建立怎样的治理机制？",  # points at a paper without describing it
+    ],
+)
+def test_a_description_that_does_not_single_out_one_paper_restricts_nothing(
+    assistant: rag.Assistant, question: str
+) -> None:
+    answer = assistant.ask(question)
+    assert not any("searched only" in note for note in answer.notes)
