@@ -10,7 +10,9 @@ A small calibrated decision over named features of the question and its evidence
     missing_figure   1 when a how-many question has no sentence among the best that gives a
                      figure (in the unit asked, for each year asked, naming what the question names,
                      and sharing Tuning.figure_min_term_coverage of the question's terms: the
-                     figure must measure what was asked, not something else in the same passage)
+                     figure must measure what was asked, not something else in the same passage),
+                     or a when-question ("哪一年…", shape `when`) none that gives a year (and, in
+                     Chinese, holds Tuning.facet_min_coverage of the question's terms)
     unmatched_terms  idf-weighted share of the question's content terms that occur nowhere in the
                      papers (an English word counts when the bridge finds its Chinese term)
     name_off_evidence 1 when the question names something the papers mention, but none of the
@@ -39,6 +41,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from .converse import question_pieces
 from .text import (
     CHINESE_COUNT,
     CHINESE_NUMERAL,
@@ -208,6 +211,16 @@ class Abstainer:
         if shape("how_many").search(query.form) and not states_figure(query.form, best, self.measured(query)):
             f["missing_figure"] = 1.0
             reasons.append("no sentence among the best gives the figure asked for (its year, unit, names and subject)")
+        elif (
+            shape("when").search(query.form)
+            and len(question_pieces(query.form)) == 1  # one part of several may ask when (rag.converse)
+            and not any(
+                YEAR.search(ev.text) and (query.lang != "zh" or coverage(ev.text, matched) >= t.facet_min_coverage)
+                for ev in evidence[: t.how_many_evidence_depth]
+            )
+        ):
+            f["missing_figure"] = 1.0
+            reasons.append("no sentence among the best gives a year, and the question asks when")
         top = [with_lead_in(ev, t.year_context_chars) for ev in evidence[: t.name_evidence_depth]]
         if known and not any(mentions_all(text, known) for text in top):
             f["name_off_evidence"] = 1.0

@@ -36,6 +36,10 @@ import rag
                 reason="known shortfall: one unknown term beside a well-covered topic (物流成本) is not enough",
             ),
         ),
+        # a when-question whose best sentences give no year (they name the pilot, not its start)
+        "这个沙盒监管试点是哪一年正式启动的？",
+        "海南自贸港的沙盒监管试点是哪一年启动的？",
+        "When was the sandbox regulation pilot launched?",
         # one-character and non-questions
         "的",
         "1",
@@ -61,6 +65,9 @@ def test_the_papers_do_not_answer_it_so_the_answer_abstains(assistant: rag.Assis
         ("中国已成为多少个国家和地区的主要贸易伙伴？", "150"),
         ("全国有多少所本科院校开设了跨境电子商务本科专业？", "111"),
         ("2024 年前三季度我国跨境电商进出口额是多少？", "1.88"),
+        # when-questions with a year in the papers
+        ("Kilimall 平台是哪一年创立的？", "2014"),
+        ("我国从哪一年开始设立跨境电子商务综合试验区？", "2015"),
     ],
 )
 def test_how_many_questions_the_papers_answer_are_still_answered(
@@ -88,3 +95,18 @@ def test_traditional_characters_and_radicals_match_the_papers(assistant: rag.Ass
     assert not answer.abstained and "150" in answer.answer
     radicals = assistant.ask("阿⾥巴巴国际站的成立标志着哪个阶段？")  # ⾥ is the Kangxi radical, not 里
     assert not any("never mention" in n for n in radicals.notes)
+
+
+@pytest.mark.parametrize(
+    ("question", "asks_when"),
+    [
+        ("When did China open its first pilot zone?", True),
+        ("And when was it founded?", True),
+        ("In which year did Kilimall start?", True),
+        ("What happens to sellers when the rules change?", False),  # "when" joining two clauses
+    ],
+)
+def test_only_a_question_that_asks_when_is_a_when_question(question: str, asks_when: bool) -> None:
+    from rag.text import shape
+
+    assert bool(shape("when").search(question)) is asks_when
