@@ -11,8 +11,9 @@ A small calibrated decision over named features of the question and its evidence
                      figure (in the unit asked, for each year asked, naming what the question names,
                      and sharing Tuning.figure_min_term_coverage of the question's terms: the
                      figure must measure what was asked, not something else in the same passage),
-                     or a when-question ("哪一年…", shape `when`) none that gives a year (and, in
-                     Chinese, holds Tuning.facet_min_coverage of the question's terms)
+                     or a when-question ("哪一年…", shape `when`) none among the best
+                     Tuning.facet_search_depth that gives a year (and, in Chinese, holds
+                     Tuning.facet_min_coverage of the question's terms)
     unmatched_terms  idf-weighted share of the question's content terms that occur nowhere in the
                      papers (an English word counts when the bridge finds its Chinese term)
     name_off_evidence 1 when the question names something the papers mention, but none of the
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -177,7 +179,12 @@ class Abstainer:
         return forms
 
     def features(
-        self, query: Query, hits: list[Hit], evidence: list[Evidence], asked: str | None = None
+        self,
+        query: Query,
+        hits: list[Hit],
+        evidence: list[Evidence],
+        asked: str | None = None,
+        quotable: Sequence[Evidence] = (),
     ) -> tuple[dict[str, float], list[str]]:
         """The named features and a readable reason for each one that is set."""
         t = self.tuning
@@ -216,7 +223,7 @@ class Abstainer:
             and len(question_pieces(query.form)) == 1  # one part of several may ask when (rag.converse)
             and not any(
                 YEAR.search(ev.text) and (query.lang != "zh" or coverage(ev.text, matched) >= t.facet_min_coverage)
-                for ev in evidence[: t.how_many_evidence_depth]
+                for ev in (quotable or evidence)[: t.facet_search_depth]  # where the answer looks (rag.answer)
             )
         ):
             f["missing_figure"] = 1.0
@@ -335,11 +342,20 @@ class Abstainer:
             w for w, sim in zip(missing, np.atleast_1d(best), strict=True) if sim < self.tuning.bridge_min_similarity
         ]
 
-    def decide(self, query: Query, hits: list[Hit], evidence: list[Evidence], asked: str | None = None) -> Decision:
-        """The verdict for the standalone question (and `asked`, the question as typed)."""
+    def decide(
+        self,
+        query: Query,
+        hits: list[Hit],
+        evidence: list[Evidence],
+        asked: str | None = None,
+        quotable: Sequence[Evidence] = (),
+    ) -> Decision:
+        """The verdict for the standalone question (and `asked`, the question as typed);
+        `quotable`: every sentence the answer may quote (the evidence pool, best first), where a
+        when-question's year is looked for (default: `evidence`)."""
         if not evidence:
             return Decision({name: 0.0 for name in FEATURES}, 1.0, True, ("nothing retrieved",))
-        f, reasons = self.features(query, hits, evidence, asked)
+        f, reasons = self.features(query, hits, evidence, asked, quotable)
         p = probability(f, self.tuning.abstention_weights)
         # A question of one or two letters says nothing to answer, whatever the evidence scores.
         abstain = p >= self.tuning.abstain_threshold or f["short_question"] == 1.0

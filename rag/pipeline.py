@@ -248,7 +248,7 @@ class Assistant:
         )
         hits = pool[:k]
         evidence = self.scorer.candidates(query, pool)  # sentences that may be quoted
-        decision = self.abstainer.decide(query, hits, [ev for ev in evidence if ev.hit.rank <= k], said)
+        decision = self.abstainer.decide(query, hits, [ev for ev in evidence if ev.hit.rank <= k], said, evidence)
         untrusted = self.scorer.instructions(pool)
         passages = tuple(
             replace(
