@@ -23,7 +23,9 @@ from .text import (
     YEAR,
     enumeration_item,
     enumeration_items_in,
+    fold,
     has_figure,
+    heading_level,
     is_heading,
     language_of,
     near_duplicate,
@@ -139,6 +141,11 @@ class Extractive:
     def choose(self, query: Query, hits: Sequence[Hit], evidence: Sequence[Evidence]) -> list[Evidence]:
         """The sentences to quote: a heading's sub-headings for an outline list, else `select`."""
         best = evidence[0].score if evidence else 0.0
+        named = [ev for ev in evidence if names_heading(query.text, ev.text)]
+        if named:  # "综合试验区试点政策的创新效应具体体现在哪些方面？": that section's opening sentences
+            body = self.item_body(max(named, key=lambda ev: len(ev.text)).text, evidence, section=True)
+            if len(body) > 1:  # a heading followed by sub-headings has no text of its own to quote
+                return body
         return self.outline.items(query, list(hits), best) or self.select(query, list(evidence))
 
     def select(self, query: Query, evidence: list[Evidence]) -> list[Evidence]:
@@ -182,18 +189,21 @@ class Extractive:
             chosen = self.continue_enumerations(evidence, chosen, t.list_max_sentences)
         return sorted(chosen, key=lambda ev: (ev.hit.rank, ev.start))  # the papers' order
 
-    def item_body(self, item: str, evidence: Sequence[Evidence]) -> list[Evidence]:
+    def item_body(self, item: str, evidence: Sequence[Evidence], *, section: bool = False) -> list[Evidence]:
         """An item of an earlier answer told in full ("那第二个呢？"): the sentence that holds it
         and the sentences after it up to the next item or heading, at most
-        Tuning.item_body_sentences of them; [] when no evidence sentence holds the item."""
+        Tuning.item_body_sentences of them; with `section` (the item is a heading), up to the
+        next heading, at most Tuning.list_max_sentences. [] when no evidence sentence holds it."""
         key = re.sub(r"\W", "", item)[:24]
         start = next((ev for ev in evidence if key and key in re.sub(r"\W", "", ev.text)), None)
         if start is None:
             return []
         out, current = [start], start
-        for _ in range(self.tuning.item_body_sentences):
+        for _ in range(self.tuning.list_max_sentences if section else self.tuning.item_body_sentences):
             nxt = self.scorer.next_sentence(current)
-            if nxt is None or is_heading(nxt.text.strip()) or enumeration_item(nxt.text.strip()) is not None:
+            if nxt is None or is_heading(nxt.text.strip()):
+                break
+            if not section and enumeration_item(nxt.text.strip()) is not None:
                 break
             out.append(nxt)
             current = nxt
@@ -316,6 +326,20 @@ class Extractive:
                 return nxt
             current = nxt
         return None
+
+
+# A heading named in a question points at its section when its words are at least this long.
+HEADING_NAME_MIN_CHARS = 4
+
+
+def names_heading(question: str, sentence: str) -> bool:
+    """The sentence is a numbered heading whose words the question contains ("3.3. 综合试验区
+    试点政策的创新效应" in "…的创新效应具体体现在哪些方面？")."""
+    text = sentence.strip()
+    if heading_level(text) is None:
+        return False
+    words = re.sub(r"^\S+\s*", "", text).strip()
+    return len(words) >= HEADING_NAME_MIN_CHARS and fold(words) in fold(question)
 
 
 def _coverage(terms: dict[str, float], text: str) -> float:

@@ -77,7 +77,8 @@ class OutlineLister:
 
     def items(self, query: Query, hits: list[Hit], best: float) -> list[Evidence]:
         """The sub-headings of the best-matching heading among the top papers, when it matches
-        the question at least as well as the best sentence; else []."""
+        the question at least as well as the best sentence and the question names none of
+        them (then it asks inside that one); else []."""
         from .evidence import Evidence
 
         if not hits or not shape("list").search(query.form) or shape("which_paper").search(query.form):
@@ -103,9 +104,17 @@ class OutlineLister:
         score, doc, i = choice
         entries = self._by_doc[doc]
         heads = [h for h, _ in entries]
+        named = [j for j in children(heads, i) if _heading_words(heads[j].text) in query.text]
+        if named:  # "其中政策支持具体体现在哪些方面？" asks inside one sub-heading, not for the list
+            return []
         out = []
         for j in children(heads, i)[: self.tuning.max_list_items]:
             head, ci = entries[j]
             hit = Hit(self.data.chunks[ci], score, len(out) + 1, {"outline": score})
             out.append(Evidence(hit, head.start, head.end, head.text, score))
         return out
+
+
+def _heading_words(text: str) -> str:
+    """A heading without its number: "2.1. 政策支持" -> "政策支持"."""
+    return re.sub(r"^\S+\s*", "", text).strip() or text

@@ -175,3 +175,22 @@ def test_a_list_spread_over_several_sentences_is_quoted_item_by_item(
 ) -> None:
     answer = assistant.ask(question)
     assert all(item in answer.answer for item in items), answer.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "heading", "body", "not_sibling"),
+    [
+        ("综合试验区试点政策的创新效应具体体现在哪些方面？", "3.3.", "竞争敏感度", "产业集聚效应表现在"),
+        ("物流效率较为有限具体表现在哪些方面？", "(二) 物流效率较为有限", "跨境物流成本较高", "监管制度尚未健全"),
+    ],
+)
+def test_a_question_naming_a_section_is_answered_from_that_section(
+    assistant: rag.Assistant, question: str, heading: str, body: str, not_sibling: str
+) -> None:
+    answer = assistant.ask(question)
+    assert answer.answer.startswith(heading) and body in answer.answer and not_sibling not in answer.answer
+
+
+def test_a_list_question_inside_one_sub_heading_is_not_answered_with_its_siblings(assistant: rag.Assistant) -> None:
+    answer = assistant.ask("郭冉那篇文章讲数字经济视域下跨境电商的发展机遇，其中政策支持具体体现在哪些方面？")
+    assert "税收政策" in answer.answer and "市场广阔" not in answer.answer
