@@ -321,8 +321,10 @@ class Extractive:
             nxt = self.scorer.next_sentence(current)
             if nxt is None or is_heading(nxt.text.strip()):
                 return None
+            if opening and any(number == 1 for _p, _s, number in enumeration_items_in(strip_source_refs(nxt.text))):
+                return nxt  # "…划分为四个关键阶段：(1) 萌芽阶段…" opens the list inside the sentence
             found = enumeration_item(nxt.text.strip())
-            if found is not None and (found[0] == style or opening) and found[1] in ((1,) if opening else (n + 1, -1)):
+            if not opening and found is not None and found[0] == style and found[1] in (n + 1, -1):
                 return nxt
             current = nxt
         return None

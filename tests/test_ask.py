@@ -166,6 +166,8 @@ def test_a_when_question_is_answered_with_a_year(assistant: rag.Assistant) -> No
     [
         # items that open sentences several sentences apart: "(1) 萌芽阶段…。这一时期…。(2) 探索发展阶段…"
         ("中国跨境电商的发展历程被划分为哪几个阶段？", ("萌芽阶段", "探索发展阶段", "高速增长期", "高质量发展阶段")),
+        # the list opened inside the sentence after the one that answers best ("…划分为四个关键阶段：(1) …")
+        ("中国跨境电商的发展历程可以划分为哪几个阶段？", ("萌芽阶段", "探索发展阶段", "高速增长期", "高质量发展阶段")),
         # the same kind with "一是…二是…三是…", announced by a sentence without a colon
         ("当前中国跨境电商发展呈现出哪些主要特点？", ("市场规模方面", "商业模式方面", "政策环境方面")),
     ],
