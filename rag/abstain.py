@@ -28,7 +28,10 @@ A small calibrated decision over named features of the question and its evidence
     unmatched_nouns  idf-weighted share of a Chinese question's nouns (jieba part of speech; not
                      generic names or generic nouns) that occur in no paper: what a question asks
                      about is a noun ("量子纠缠在跨境电商中有什么应用"), while words put otherwise
-                     than the papers put them are often verbs ("难赚钱", "折腾"); 0 in English
+                     than the papers put them are often verbs ("难赚钱", "折腾"). In English (with
+                     Tuning.english_dictionary_terms): the share of its uncommon words and two-word
+                     phrases that CC-CEDICT translates into Chinese words no paper uses
+                     ("quantum entanglement" -> 量子纠缠)
 A how-many question asking with a classifier ("多少家", "几所") needs a figure with that
 classifier ("111 所"): the classifiers are the word list `classifiers` of rag/data/zh.toml.
 P(unanswerable) = sigmoid(bias + sum(weight x feature)); the question is declined when it reaches
@@ -248,6 +251,8 @@ class Abstainer:
             f["any_unmatched"] = 1.0
         if query.lang == "zh":
             f["unmatched_nouns"] = self.unmatched_nouns(query.text)
+        elif self.tuning.english_dictionary_terms:
+            f["unmatched_nouns"] = self.unmatched_english_terms(query.text)
         if unmatched and f["unmatched_terms"] >= 0.5:
             reasons.append("the papers never use " + ", ".join(unmatched))
         return f, reasons
@@ -259,6 +264,29 @@ class Abstainer:
         skip = word_set("zh", "stopwords") | word_set("zh", "generic_names") | word_set("zh", "generic_nouns")
         found = [n for n in dict.fromkeys(nouns(text)) if len(n) >= 2 and n not in skip and not YEAR.search(n)]
         return self.unmatched_share(found, [n for n in found if n not in self._body_text])
+
+    def unmatched_english_terms(self, text: str) -> float:
+        """The unmatched share of an English question's words and two-word phrases that the
+        dictionary (rag.dictionary, CC-CEDICT) translates, where a word is unmatched when none
+        of its Chinese translations occurs in the papers ("quantum entanglement" -> 量子纠缠;
+        "blockchain" -> 区块链, which they use). Words the dictionary does not know and common
+        English words ("used", "role") are left out."""
+        from .dictionary import chinese_translations, is_common_english
+        from .lexical import english_terms
+
+        words = [w for w in english_terms(text) if not is_common_english(w)]
+        phrases = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+        found, unmatched = [], []
+        for term in [*phrases, *words]:
+            if any(term in p for p in found):
+                continue  # a word of a phrase already read
+            translations = chinese_translations(term)
+            if not translations:
+                continue
+            found.append(term)
+            if fold(term) not in self._body_text and not any(t in self._body_text for t in translations):
+                unmatched.append(term)
+        return self.unmatched_share(found, unmatched)
 
     def unmatched_share(self, terms: list[str], unmatched: list[str]) -> float:
         """The share of `terms` weighed by specificity (idf) that `unmatched` holds: a term no

@@ -19,16 +19,8 @@ import rag
         # a term that occurs in no paper
         "量子纠缠在跨境电商中有什么应用？",
         "石墨烯电池在跨境电商中有什么作用？",
-        pytest.param(
-            "How is quantum entanglement used in cross-border e-commerce?",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="calibrated trade-off: refitted on 277 dev questions (18 answerable ones paraphrased away "
-                "from the papers' words), "
-                "P(unanswerable) stays under the threshold that keeps false abstention <= 0.03; the unmatched-noun "
-                "feature that catches its Chinese twins is not read in English",
-            ),
-        ),
+        "How is quantum entanglement used in cross-border e-commerce?",  # read through CC-CEDICT: 量子纠缠
+        "What role do graphene batteries play in cross-border e-commerce?",  # 石墨烯
         pytest.param(
             "可控核聚变技术如何降低跨境电商的物流成本？",
             marks=pytest.mark.xfail(
@@ -65,6 +57,9 @@ def test_the_papers_do_not_answer_it_so_the_answer_abstains(assistant: rag.Assis
         ("中国已成为多少个国家和地区的主要贸易伙伴？", "150"),
         ("全国有多少所本科院校开设了跨境电子商务本科专业？", "111"),
         ("2024 年前三季度我国跨境电商进出口额是多少？", "1.88"),
+        # English terms the dictionary translates into words the papers use
+        ("How is blockchain used to store cross-border e-commerce transaction data?", "区块链"),
+        ("Where does the paper suggest piloting sandbox regulation?", "沙盒"),
         # when-questions with a year in the papers
         ("Kilimall 平台是哪一年创立的？", "2014"),
         ("我国从哪一年开始设立跨境电子商务综合试验区？", "2015"),
