@@ -2,11 +2,17 @@
 into a question that can be searched on its own. Without a language model it resolves against
 the last turn only (older turns are already folded into its standalone form):
 
-    item reference   "那第二个呢？", "the second one?"  -> the last answer's second item
+    item reference   "那第二个呢？", "the second one?"  -> the last list answer's second item (of
+                     the enumeration it quotes, "(1) …(2) …"), told in full by the pipeline;
+                     with words of its own ("Under the second bottleneck, why …?") the item
+                     and those words
     topic switch     "那支付方面呢？", "what about payments?" after "跨境电商物流面临哪些问题？"
                      -> the last question with its topic replaced: "跨境电商支付面临哪些问题？"
+                     (in the slot of the word that shares the follow-up's frame, "…物流方面…",
+                     else the last question's most specific term)
     back-reference   "它的增长率是多少？" -> searched together with the last standalone question
-    anything else    a new subject, searched as it is
+    anything else    a new subject, searched as it is (also after a follow-up word, when what
+                     follows it is a question of its own: "另外问一下，…？")
 """
 
 from __future__ import annotations
@@ -104,12 +110,17 @@ def answer_items(answer: str) -> list[str]:
     """The items of an answer, in order: the items of the enumeration it quotes when it quotes
     one ("(1) 萌芽阶段…(2) 探索发展阶段…", "一是…二是…"), else its sentences that carry [n]
     citations; markers removed (the extractive answer's English lead-in is not an item)."""
-    body = re.sub(r"^From the papers \(quoted in their original language\):\s*", "", answer.strip())
+    body = _without_lead_in(answer)
     enumerated = _enumerated_items(body)
     if enumerated:
         return enumerated
     items = [m.group(1).strip(" ；;，,") for m in re.finditer(r"(.+?)(?:\[\d{1,3}\])+[；;。.]?", body, re.S)]
     return [strip_citations(i).strip() for i in items if i.strip()] or [strip_citations(body)]
+
+
+def _without_lead_in(answer: str) -> str:
+    """The answer without the extractive answer's English lead-in (rag.answer.EN_LEAD)."""
+    return re.sub(r"^From the papers \(quoted in their original language\):\s*", "", answer.strip())
 
 
 def _enumerated_items(body: str) -> list[str]:
@@ -286,7 +297,7 @@ def earlier_item(history: Sequence[Turn], n: int, depth: int = 3) -> str | None:
     recent = [turn for turn in reversed(history[-depth:]) if turn.answer]
     for split in (_enumerated_items, answer_items):
         for turn in recent:
-            items = split(re.sub(r"^From the papers \(quoted in their original language\):\s*", "", turn.answer))
+            items = split(_without_lead_in(turn.answer))
             if len(items) >= 2 and (n == -1 or 1 <= n <= len(items)):
                 return items[n - 1] if n > 0 else items[-1]
     return None
