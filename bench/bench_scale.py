@@ -42,7 +42,7 @@ import rag
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZES = {"1k": 1_000, "10k": 10_000, "100k": 100_000, "1m": 1_000_000}
-EF_SEARCH = (64, 128, 256, 512)  # HNSW candidate lists measured for recall@10 against exact search
+EF_SEARCH = (64, 128, 256, 512, 1024, 2048)  # HNSW candidate lists measured for recall@10 against exact search
 CHARS_PER_CHUNK = 260  # new characters per chunk at 350/80 (measured on build/scale-corpus)
 QUESTION = "跨境电商物流面临哪些问题？"
 

@@ -21,14 +21,15 @@ if TYPE_CHECKING:
 # Exact search up to this many vectors. Measured with bench/bench_scale.py on one core of the shared
 # machine: a flat 384-d query costs 0.12-0.22 ms per thousand vectors (150 ms at 1M), so 50,000
 # vectors is 6-11 ms per dense leg; past it HNSW answers in 1-2 ms. Its recall@10 against exact
-# search: >= 0.95 at 10k vectors (tests/test_scale.py), 0.913 at 1M with efSearch 128 (README).
+# search: >= 0.95 at 10k vectors (tests/test_scale.py), 0.958 at 1M with efSearch 1024 (README).
 EXACT_SEARCH_LIMIT = 50_000
 HNSW_M = 32  # graph neighbours per vector: 32 is FAISS's usual choice for 384–768 dimensions
 HNSW_EF_CONSTRUCTION = 80  # candidate list while inserting: better graph, slower build
 # Candidate list while searching. At 200k synthetic e5 vectors, recall@10 against exact search
 # by efSearch: 64 -> 0.928 (0.4 ms), 128 -> 0.967 (0.6 ms), 256 -> 0.982 (1.0 ms), 512 -> 0.995
-# (1.8 ms); at 1M, 128 gave 0.913 (1.3 ms). 512 keeps recall up as the graph grows, for ms.
-HNSW_EF_SEARCH = 512
+# (1.8 ms). At 1M (bench_scale.py --sizes 1m, 2026-12-08, one thread, p50): 512 -> 0.928 (3.2 ms),
+# 1024 -> 0.958 (5.7 ms), 2048 -> 0.983 (11.3 ms). 1024 keeps recall@10 >= 0.95 up to 1M under 10 ms.
+HNSW_EF_SEARCH = 1024
 
 
 def build_vector_index(vectors: np.ndarray, *, exact_limit: int = EXACT_SEARCH_LIMIT) -> Any:
