@@ -192,7 +192,11 @@ def condense(
     if item:
         rest = _LEAD.sub("", _ITEM.sub(" ", question).strip()).strip()
         own = [t for t, _w in weigh(rest) if t not in _ASKING_WORDS] if weigh else []
-        return f"{item} {rest}" if own else item  # "第二个阶段有什么特点？": the item, and what is asked of it
+        if own and language_of(rest) != language_of(item):  # "which technologies …" about a Chinese item
+            rest = translate(rest) if translate is not None else ""
+        return f"{item} {rest}" if own and rest else item  # "第二个阶段有什么特点？": the item, and what is asked
+    if n is not None:
+        return f"{base} {question}"  # "那第二个呢？" after an answer with no list: not a topic to swap in
     if not is_follow_up(question, weigh):
         return question
     text = question.strip()
@@ -217,7 +221,8 @@ def condense(
 
 # Words that ask for more about an item without naming anything ("tell me more about the second one").
 _ASKING_WORDS = frozenset(  # and the nouns of "有什么特点", "what are its features"
-    "tell explain elaborate detail details detailed specifically feature features "
+    "tell explain elaborate detail details detailed specifically feature features characterize characterizes "
+    "characterise characterises characteristic characteristics "
     "具体 说说 讲讲 展开 内容 意思 特点 特征".split()
 )
 

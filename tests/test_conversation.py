@@ -154,3 +154,22 @@ def test_a_follow_up_topic_takes_the_slot_of_the_word_that_shares_its_frame(assi
 def test_a_question_of_its_own_after_a_follow_up_word_stands_alone(assistant: rag.Assistant, question: str) -> None:
     first = assistant.ask("跨境电商物流面临哪些问题？")
     assert assistant.ask(question, history=[first]).standalone_question == question
+
+
+def test_an_item_reference_without_a_list_to_point_at_is_searched_with_the_last_question(
+    assistant: rag.Assistant,
+) -> None:
+    first = assistant.ask("跨境电商综合试验区能从哪三个方面赋能中国跨境电商？")  # one sentence, no list
+    follow = assistant.ask("那第二个呢？", history=[first])
+    assert follow.standalone_question == f"{first.question} 那第二个呢？"  # was "跨境电商综合第二个能从…"
+    partners = assistant.ask("中国已成为多少个国家和地区的主要贸易伙伴？")  # the same kind: a one-sentence answer
+    assert len(answer_items(partners.answer)) == 1
+    again = assistant.ask("第三个呢？", history=[partners])
+    assert again.standalone_question == f"{partners.question} 第三个呢？"
+
+
+def test_an_english_question_about_a_chinese_item_searches_the_item(assistant: rag.Assistant) -> None:
+    stages = assistant.ask("What stages has China's cross-border e-commerce development gone through?")
+    second = assistant.ask("What characterizes the second stage?", history=[stages])
+    assert second.standalone_question.startswith("(2) 探索发展阶段")  # no English words glued to it
+    assert not second.abstained and "敦煌网" in second.answer and second.language == "en"
