@@ -26,6 +26,7 @@ from .text import (
     fold,
     has_figure,
     heading_level,
+    heading_words,
     is_heading,
     language_of,
     near_duplicate,
@@ -340,7 +341,7 @@ def names_heading(question: str, sentence: str) -> bool:
     text = sentence.strip()
     if heading_level(text) is None:
         return False
-    words = re.sub(r"^\S+\s*", "", text).strip()
+    words = heading_words(text)
     return len(words) >= HEADING_NAME_MIN_CHARS and fold(words) in fold(question)
 
 

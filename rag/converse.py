@@ -256,12 +256,14 @@ def _swap_slot(base: str, phrase: str) -> str | None:
     if language_of(phrase) == "zh":
         from .lexical import word_spans
 
+        ends: dict[int, int] = {}  # end -> start of each word of the last question, cut once when needed
         for cut in range(1, len(phrase) - 1):  # the longest shared ending of two or more characters first
             head, frame = phrase[:cut], phrase[cut:]
             at = base.find(frame)
             if not HAN.search(head) or at <= 0:
                 continue
-            word = next(((s, e) for s, e in word_spans(base) if e == at), None)
+            ends = ends or {e: s for s, e in word_spans(base)}
+            word = (ends[at], at) if at in ends else None
             if word is None or word[1] - word[0] < 2 or base[word[0] : word[1]] == head or has_form(base[word[0] : at]):
                 continue
             return base[: word[0]] + head + base[word[1] :]

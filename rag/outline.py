@@ -4,14 +4,13 @@ list question whose subject is a heading with sub-headings is answered by those 
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .text import heading_level, shape
+from .text import heading_level, heading_words, shape
 from .types import CleanPaper, Heading, Hit
 
 if TYPE_CHECKING:
@@ -96,7 +95,7 @@ class OutlineLister:
                     continue
                 # A heading weighs like a sentence of its chunk: by that chunk's retrieval score.
                 prior = prior_of.get(self.data.chunks[entries[i][1]].key, 0.0)
-                score = self.scorer.score(query, row, re.sub(r"^\S+\s*", "", head.text), terms, prior, heading=True)
+                score = self.scorer.score(query, row, heading_words(head.text), terms, prior, heading=True)
                 if choice is None or score > choice[0]:
                     choice = (score, doc, i)
         if choice is None or choice[0] < best:
@@ -104,7 +103,7 @@ class OutlineLister:
         score, doc, i = choice
         entries = self._by_doc[doc]
         heads = [h for h, _ in entries]
-        named = [j for j in children(heads, i) if _heading_words(heads[j].text) in query.text]
+        named = [j for j in children(heads, i) if (heading_words(heads[j].text) or heads[j].text) in query.text]
         if named:  # "其中政策支持具体体现在哪些方面？" asks inside one sub-heading, not for the list
             return []
         out = []
@@ -113,8 +112,3 @@ class OutlineLister:
             hit = Hit(self.data.chunks[ci], score, len(out) + 1, {"outline": score})
             out.append(Evidence(hit, head.start, head.end, head.text, score))
         return out
-
-
-def _heading_words(text: str) -> str:
-    """A heading without its number: "2.1. 政策支持" -> "政策支持"."""
-    return re.sub(r"^\S+\s*", "", text).strip() or text

@@ -16,12 +16,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from .text import HAN, fold
 from .types import Heading, Paper
 
-__all__ = ["PaperReference", "PaperScope", "named_papers"]
+__all__ = ["NameIndex", "PaperReference", "PaperScope", "named_papers"]
 
 TITLE_MIN_CHARS = 6  # a quoted part of a title shorter than this names no paper
 FAMILY_NAME_MIN_CHARS = 3  # a Western family name shorter than this ("Li", "Wu") is not matched alone
@@ -42,12 +42,14 @@ class PaperReference:
     named: tuple[str, ...]
 
 
-def named_papers(question: str, papers: Mapping[str, Paper]) -> PaperReference | None:
+def named_papers(question: str, papers: Mapping[str, Paper], names: NameIndex | None = None) -> PaperReference | None:
     """The papers the question names by author or title, or None when it names none (or names
-    every paper of the library, which restricts nothing)."""
+    every paper of the library, which restricts nothing). `names`: the library's NameIndex,
+    built once (else built for this call)."""
+    names = names or NameIndex(papers)
     found: dict[str, list[re.Match[str]]] = {}
-    for doc_id, paper in papers.items():
-        for pattern in _patterns(paper):
+    for doc_id in names.candidates(question):
+        for pattern in _patterns(papers[doc_id]):
             for m in pattern.finditer(question):
                 found.setdefault(doc_id, []).append(m)
     if not found or len(found) == len(papers):
@@ -65,6 +67,61 @@ def named_papers(question: str, papers: Mapping[str, Paper]) -> PaperReference |
     return PaperReference(frozenset(found), rest or question, named)
 
 
+class NameIndex:
+    """The papers whose authors or titles a question could name, found in time that does not grow
+    with the library (the name patterns are then run on those papers only): Chinese names by
+    their first two characters, pinyin and Latin names by their words, titles by substring (one
+    check per known title)."""
+
+    def __init__(self, papers: Mapping[str, Paper]) -> None:
+        self.han: dict[str, set[str]] = {}
+        self.words: dict[str, set[str]] = {}
+        self.titles: list[tuple[str, str, str]] = []  # (title, folded title, doc_id)
+        for doc_id, paper in papers.items():
+            for author in paper.authors:
+                for key, table in _name_keys(author.strip()):
+                    table_of = self.han if table == "han" else self.words
+                    table_of.setdefault(key, set()).add(doc_id)
+            if paper.title_known and paper.title:
+                self.titles.append((paper.title, fold(paper.title), doc_id))
+
+    def candidates(self, question: str) -> set[str]:
+        found: set[str] = set()
+        for i in range(len(question)):
+            for key in (question[i : i + 2], question[i]):
+                found |= self.han.get(key, set())
+        words = re.findall(r"\w+", question.lower())
+        pairs = [a + b for a, b in zip(words, words[1:], strict=False)] + [
+            b + a for a, b in zip(words, words[1:], strict=False)
+        ]
+        for word in {*words, *pairs}:  # "Guoran", "Guo Ran", "Ran Guo" -> "guoran"
+            found |= self.words.get(word, set())
+        quotes = [fold(m.group(1)) for m in _TitleQuote._QUOTE.finditer(question)]
+        for title, folded, doc_id in self.titles:
+            if title in question or any(q in folded for q in quotes):
+                found.add(doc_id)
+        return found
+
+
+def _name_keys(name: str) -> list[tuple[str, str]]:
+    """The keys an author is found by, as (key, table): its first two characters for a Chinese
+    name ("han"), with its pinyin run together ("guoran", "word": a question's word, or two
+    adjacent words joined either way); a Latin name's first word and family name ("word")."""
+    if not name:
+        return []
+    if HAN.search(name):
+        keys = [(name[:2], "han")]
+        spellings = _pinyin_syllables(name)
+        if spellings:
+            family, given = spellings
+            keys.append((family + given, "word"))
+        return keys
+    family = name.split(",")[0].strip() if "," in name else name.split()[-1]
+    if len(family) < FAMILY_NAME_MIN_CHARS:
+        return []
+    return [(w[0], "word") for w in (re.findall(r"\w+", name.lower()), re.findall(r"\w+", family.lower())) if w]
+
+
 def _patterns(paper: Paper) -> list[re.Pattern[str]]:
     return list(_paper_patterns(paper.authors, paper.title if paper.title_known else ""))
 
@@ -78,9 +135,10 @@ def _paper_patterns(authors: tuple[str, ...], title: str) -> tuple[re.Pattern[st
             continue
         if HAN.search(name):
             out.append(re.compile(re.escape(name) + _ZH_AFTER))
-            spellings = _pinyin_spellings(name)
-            if spellings:
-                alternatives = "|".join(spellings)
+            syllables = _pinyin_syllables(name)
+            if syllables:
+                family, given = syllables
+                alternatives = rf"{family}\s*{given}|{given}\s+{family}"  # "Guo Ran", "Guoran", "Ran Guo"
                 out.append(re.compile(rf"{_EN_BEFORE}\b(?:{alternatives})\b{_EN_AFTER}", re.I))
         else:
             family = name.split(",")[0].strip() if "," in name else name.split()[-1]
@@ -92,16 +150,16 @@ def _paper_patterns(authors: tuple[str, ...], title: str) -> tuple[re.Pattern[st
     return tuple(out)
 
 
-def _pinyin_spellings(name: str) -> list[str]:
-    """A two- or three-character Chinese name in pinyin, family name first or last ("郭冉" ->
-    "guo\\s*ran", "ran\\s+guo"), as regex alternatives."""
+@lru_cache(maxsize=65536)
+def _pinyin_syllables(name: str) -> tuple[str, str] | None:
+    """A two- to four-character Chinese name in toneless pinyin as (family, given): "郭冉" ->
+    ("guo", "ran"); None for anything else."""
     if not 2 <= len(name) <= 4 or not all(HAN.match(c) for c in name):
-        return []
+        return None
     from pypinyin import lazy_pinyin
 
     syllables = lazy_pinyin(name)
-    family, given = syllables[0], "".join(syllables[1:])
-    return [rf"{family}\s*{given}", rf"{given}\s+{family}"]
+    return syllables[0], "".join(syllables[1:])
 
 
 class _TitleQuote:
@@ -144,7 +202,7 @@ DESCRIPTION_MIN_MARGIN = 1.5
 class PaperScope:
     """The papers a question names or describes, read against each paper's profile (title,
     keywords, abstract and headings). `terms(text)` gives a description's terms with their
-    weights (for English: the Chinese index terms its words bridge to, and the words)."""
+    weights ([] for a description it does not read)."""
 
     def __init__(
         self,
@@ -153,22 +211,29 @@ class PaperScope:
         terms: Callable[[str], list[tuple[str, float]]],
     ) -> None:
         self.papers = papers
+        self.headings = headings
         self.terms = terms
+        self.names = NameIndex(papers)
+
+    @cached_property
+    def profiles(self) -> dict[str, str]:
+        """Per paper, its title, keywords, abstract and headings, folded and lower-cased: built
+        when a question first describes a paper, not for every library that is opened."""
         outline: dict[str, list[str]] = {}
-        for h in headings:
+        for h in self.headings:
             outline.setdefault(h.doc_id, []).append(h.text)
-        self.profiles = {
+        return {
             doc_id: fold(
                 " ".join(
                     [p.title if p.title_known else "", " ".join(p.keywords), p.abstract or "", *outline.get(doc_id, [])]
                 )
             ).lower()
-            for doc_id, p in papers.items()
+            for doc_id, p in self.papers.items()
         }
 
     def resolve(self, question: str) -> PaperReference | None:
         """The papers the question names (`named_papers`), else the one paper it describes."""
-        named = named_papers(question, self.papers)
+        named = named_papers(question, self.papers, self.names)
         if named is not None or len(self.papers) < 2:
             return named
         for m in [*_ZH_DESCRIBED.finditer(question), *_EN_DESCRIBED.finditer(question)]:

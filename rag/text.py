@@ -135,6 +135,11 @@ def heading_level(text: str) -> int | None:
     return None
 
 
+def heading_words(text: str) -> str:
+    """A heading without its number: "2.1. 政策支持" -> "政策支持", "(一) 监管制度" -> "监管制度"."""
+    return re.sub(r"^\S+\s*", "", text).strip()
+
+
 def is_heading(text: str) -> bool:
     return heading_level(text) is not None
 
